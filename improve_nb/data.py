@@ -6,20 +6,30 @@ Docs: https://improve-nb.github.io/improve_nb/data.html.md"""
 
 # %% ../nbs/01_data.ipynb #14abdc49
 from __future__ import annotations
+import os, sys, warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
+from fastcore.script import call_parse
 from PIL import Image
+from scipy import ndimage as ndi
 
 from .core import check_uint8_images, from_pil, get_device
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'shared_data_path', 'ImageDataset', 'prepare_image', 'resize_images', 'Normalize',
-           'BalancedDL', 'make_dataloaders', 'register_dataset', 'available_datasets', 'load_dataset']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'SPLITS', 'IMAGE_EXTS', 'HAM10000_CLASSES', 'HAM10000_NAMES', 'BONE_MARROW_CODES',
+           'BONE_MARROW_NAMES', 'DEMO_CLASSES', 'DEMO_IMAGE_SIZE', 'DEMO_CELL_RULES', 'DEMO_RULES', 'shared_data_path',
+           'ImageDataset', 'prepare_image', 'resize_images', 'Normalize', 'BalancedDL', 'make_dataloaders',
+           'register_dataset', 'available_datasets', 'load_dataset', 'stratified_split', 'read_image_files',
+           'load_medmnist', 'load_ham10000', 'load_folder', 'load_bone_marrow', 'demo_image', 'demo_images',
+           'load_demo', 'demo_measure', 'demo_oracle_details', 'demo_oracle', 'demo_oracle_confusion', 'check_dataset',
+           'data_cli']
 
 # %% ../nbs/01_data.ipynb #80c37b73
 def shared_data_path(*parts: str) -> Path | None:
@@ -48,6 +58,9 @@ class ImageDataset(torch.utils.data.Dataset):
             raise ValueError(f"{name}/{split}: labels span {labels.min()}..{labels.max()} but there are {len(classes)} classes {classes}")
         if images.shape[1] != images.shape[2]: raise ValueError(f"{name}/{split}: images must be square, got {images.shape[1:3]}")
         if ids is not None and len(ids) != len(images): raise ValueError(f"{name}/{split}: {len(ids)} ids for {len(images)} images")
+        samples = (meta or {}).get("samples")
+        if samples is not None and len(samples) != len(images):
+            raise ValueError(f"{name}/{split}: meta['samples'] has {len(samples)} rows for {len(images)} images")
         self.images, self.labels, self.classes = images, labels.astype(np.int64), classes
         self.split, self.name, self.meta = split, name, dict(meta or {})
         self.ids = None if ids is None else [str(i) for i in ids]
@@ -71,8 +84,10 @@ class ImageDataset(torch.utils.data.Dataset):
         "A new dataset holding the items at `idx` (indices or a boolean mask)."
         idx = np.asarray(idx)
         idx = np.flatnonzero(idx) if idx.dtype == bool else idx.astype(np.int64)
+        meta = dict(self.meta)
+        if meta.get("samples") is not None: meta["samples"] = meta["samples"].iloc[idx].reset_index(drop=True)
         return ImageDataset(self.images[idx], self.labels[idx], self.classes, split or self.split,
-                            None if self.ids is None else [self.ids[i] for i in idx], self.name, self.meta)
+                            None if self.ids is None else [self.ids[i] for i in idx], self.name, meta)
     def __repr__(self):
         return (f"ImageDataset({self.name!r}, split={self.split!r}, n={len(self)}, size={self.image_size}, "
                 f"channels={self.channels}, classes={self.classes})")
@@ -156,3 +171,520 @@ def load_dataset(name: str, root=None, image_size: int | None = 64, split: str =
     if name not in _DATASETS: raise ValueError(f"unknown dataset {name!r}; available: {available_datasets()}")
     if channels not in (None, 1, 3): raise ValueError(f"channels must be None, 1 or 3, got {channels!r}")
     return _DATASETS[name](root=root, image_size=image_size, split=split, channels=channels, **kwargs)
+
+# %% ../nbs/01_data.ipynb #cce1f1e7
+SPLITS = ("train", "val", "test")
+
+def _split_index(split: str, name: str) -> int | None:
+    "0/1/2 for train/val/test, None for 'all'; anything else is an error naming the data set."
+    if split == "all": return None
+    if split not in SPLITS: raise ValueError(f"{name}: unknown split {split!r}; expected one of {list(SPLITS) + ['all']}")
+    return SPLITS.index(split)
+
+def stratified_split(labels, fractions: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0, groups=None) -> np.ndarray:
+    "Split id (0, 1, 2, ...) per item: stratified by `labels`, `fractions` by item count, whole `groups` kept together, seeded."
+    labels = np.asarray(labels)
+    fr = np.asarray(fractions, dtype=float)
+    if fr.ndim != 1 or len(fr) < 2 or (fr < 0).any() or fr.sum() <= 0:
+        raise ValueError(f"fractions must be >= 2 non-negative numbers with a positive sum, got {fractions!r}")
+    fr = fr / fr.sum()
+    groups = np.arange(len(labels)) if groups is None else np.asarray(groups)
+    if len(groups) != len(labels): raise ValueError(f"{len(groups)} groups for {len(labels)} labels")
+    out = np.full(len(labels), -1, dtype=np.int64)
+    if len(labels) == 0: return out
+    ug, ginv = np.unique(groups, return_inverse=True)
+    gsize = np.bincount(ginv)
+    ul, linv = np.unique(labels, return_inverse=True)
+    votes = np.zeros((len(ug), len(ul)), np.int64); np.add.at(votes, (ginv, linv), 1)
+    glab = votes.argmax(1)                                   # a group's class: its members' majority label
+    rng = np.random.default_rng(seed)
+    gsplit = np.empty(len(ug), dtype=np.int64)
+    for c in range(len(ul)):
+        gs = rng.permutation(np.flatnonzero(glab == c))
+        target, filled = fr * gsize[gs].sum(), np.zeros(len(fr))
+        for g in gs:
+            j = int(np.argmax(target - filled)); gsplit[g] = j; filled[j] += gsize[g]
+    return gsplit[ginv]
+
+# %% ../nbs/01_data.ipynb #627f3efe
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp")
+
+def _read_one(path, image_size, channels):
+    try:
+        with Image.open(path) as im:
+            im.load()
+            return prepare_image(im, image_size, channels), None
+    except Exception as e:                     # PIL raises OSError, SyntaxError, ValueError, DecompressionBombError, ...
+        return None, f"{type(e).__name__}: {e}"
+
+def read_image_files(paths: Sequence, image_size: int | None, channels: int | None = None, strict: bool = False,
+                     name: str = "images", num_threads: int | None = None) -> tuple[np.ndarray, np.ndarray, list]:
+    "Read `paths` via `prepare_image`; returns (uint8 `N×S×S×C` of the readable ones, bool mask of kept paths, skipped `(path, reason)`)."
+    paths = [Path(p) for p in paths]
+    nt = num_threads or min(4, os.cpu_count() or 1)
+    with ThreadPoolExecutor(nt) as ex: res = list(ex.map(lambda p: _read_one(p, image_size, channels), paths))
+    skipped = [(str(p), why) for p, (a, why) in zip(paths, res) if a is None]
+    if skipped:
+        msg = (f"{name}: {len(skipped)} of {len(paths)} image file(s) could not be read, e.g. {skipped[0][0]} ({skipped[0][1]})"
+               + ("" if strict else "; they are left out and listed in the dataset's meta['skipped']"))
+        if strict: raise ValueError(msg + "; strict=True: fix or remove them")
+        warnings.warn(msg, stacklevel=2)
+    kept = np.array([a is not None for a, _ in res], dtype=bool)
+    arrs = [a for a, _ in res if a is not None]
+    if not arrs: return np.zeros((0, image_size or 1, image_size or 1, channels or 3), np.uint8), kept, skipped
+    shapes = {a.shape for a in arrs}
+    if len(shapes) > 1 or arrs[0].shape[0] != arrs[0].shape[1]:
+        raise ValueError(f"{name}: image_size=None keeps each file's own size, but these differ or are not square "
+                         f"({sorted(shapes)[:3]}...); pass an image_size")
+    if channels is None and len({a.shape[-1] for a in arrs}) > 1: raise ValueError(f"{name}: mixed grayscale and RGB files; pass channels=1 or 3")
+    return np.stack(arrs), kept, skipped
+
+# %% ../nbs/01_data.ipynb #c6230efa
+def _open_npz(path, name: str):
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{name}: {path} does not exist; expected a MedMNIST-format .npz with "
+                                "train_images/train_labels, val_images/val_labels, test_images/test_labels")
+    try: return np.load(path, allow_pickle=False)
+    except Exception as e: raise ValueError(f"{name}: {path} is not a readable .npz file ({type(e).__name__}: {e})") from e
+
+def _npz_require(d, keys, path, name: str):
+    missing = [k for k in keys if k not in d.files]
+    if missing: raise KeyError(f"{name}: {path} lacks key(s) {missing}; it has {sorted(d.files)}")
+
+def _npz_split(d, s: str, path, name: str):
+    "Images, int labels and a DataFrame of the per-sample 1-D extras of split `s` of an open npz."
+    _npz_require(d, [f"{s}_images", f"{s}_labels"], path, name)
+    x, y = d[f"{s}_images"], d[f"{s}_labels"]
+    if y.ndim == 2 and y.shape[1] == 1: y = y[:, 0]
+    if y.ndim != 1: raise ValueError(f"{name}: {path} {s}_labels has shape {y.shape}; multi-label sets are not supported (expected N or N×1)")
+    x = check_uint8_images(x, f"{name}: {path} {s}_images")
+    extra = {k[len(s) + 1:]: d[k] for k in d.files
+             if k.startswith(f"{s}_") and k not in (f"{s}_images", f"{s}_labels") and d[k].ndim == 1 and len(d[k]) == len(y)}
+    return x, y.astype(np.int64), pd.DataFrame(extra, index=pd.RangeIndex(len(y)))
+
+def _fit_size(images: np.ndarray, image_size: int | None, channels: int | None) -> np.ndarray:
+    "Resize/convert in-memory images with `resize_images` (image_size None keeps their size)."
+    return resize_images(images, image_size or images.shape[1], channels)
+
+# %% ../nbs/01_data.ipynb #f3b9c4d4
+def _npz_dataset(path, name, image_size, split, channels, classes=None) -> ImageDataset:
+    d = _open_npz(path, name)
+    si = _split_index(split, name)
+    parts = [_npz_split(d, s, path, name) for s in (SPLITS if si is None else [split])]
+    x = np.concatenate([p[0] for p in parts]); y = np.concatenate([p[1] for p in parts])
+    samples = pd.concat([p[2] for p in parts], ignore_index=True)
+    if si is None: samples["split"] = np.repeat(list(SPLITS), [len(p[1]) for p in parts])
+    k = 1 + max(int(d[f"{s}_labels"].max()) for s in SPLITS if f"{s}_labels" in d.files and d[f"{s}_labels"].size)
+    if classes is not None: classes = [str(c) for c in classes]
+    elif "class_names" in d.files: classes = [str(c) for c in d["class_names"]]
+    else: classes = [str(i) for i in range(k)]
+    if len(classes) < k: raise ValueError(f"{name}: {path} has labels up to {k - 1} but only {len(classes)} class names {classes}")
+    idk = next((c for c in ("ids", "image_ids", "filenames") if c in samples.columns), None)
+    meta = dict(source=str(path), samples=samples)
+    if "class_codes" in d.files: meta["class_codes"] = [str(c) for c in d["class_codes"]]
+    return ImageDataset(_fit_size(x, image_size, channels), y, classes, split,
+                        None if idk is None else samples[idk].astype(str).tolist(), name, meta)
+
+@register_dataset("medmnist")
+def load_medmnist(root=None, image_size: int | None = 28, split: str = "train", channels: int | None = None,
+                  classes: Sequence[str] | None = None) -> ImageDataset:
+    "Split `split` of the MedMNIST-format `.npz` at `root`; `classes` names the labels (default: the file's `class_names`)."
+    if root is None: raise ValueError("medmnist: pass root= the path of a MedMNIST-format .npz (keys {train,val,test}_images, {train,val,test}_labels)")
+    return _npz_dataset(root, "medmnist", image_size, split, channels, classes)
+
+# %% ../nbs/01_data.ipynb #403f3bb3
+HAM10000_CLASSES = ["akiec", "bcc", "bkl", "df", "mel", "nv", "vasc"]
+HAM10000_NAMES = {"akiec": "actinic keratoses and intraepithelial carcinoma", "bcc": "basal cell carcinoma",
+                  "bkl": "benign keratosis-like lesions", "df": "dermatofibroma", "mel": "melanoma",
+                  "nv": "melanocytic nevi", "vasc": "vascular lesions"}
+_HAM_LAYOUT = ("HAM10000_metadata.csv (columns lesion_id,image_id,dx,...) with the images <image_id>.jpg in "
+               "HAM10000_images_part_1/ and HAM10000_images_part_2/ (or one flat folder), or a MedMNIST-format .npz")
+
+# %% ../nbs/01_data.ipynb #380553c9
+def _ham_csv(root: Path, image_size, split, channels, split_scheme, fractions, seed, strict) -> ImageDataset:
+    name = "ham10000"
+    csv = root if root.suffix.lower() == ".csv" else root / "HAM10000_metadata.csv"
+    if not csv.is_file(): raise FileNotFoundError(f"{name}: {csv} does not exist; expected {_HAM_LAYOUT}")
+    if split_scheme not in (None, "lesion"):
+        raise ValueError(f"{name}: split_scheme={split_scheme!r} needs the DermaMNIST npz; the CSV layout supports 'lesion' only")
+    si = _split_index(split, name)
+    df = pd.read_csv(csv, dtype=str)
+    missing = [c for c in ("lesion_id", "image_id", "dx") if c not in df.columns]
+    if missing: raise ValueError(f"{name}: {csv} lacks column(s) {missing}; it has {list(df.columns)}")
+    bad = sorted(set(df.dx) - set(HAM10000_CLASSES))
+    if bad:
+        rows = df.index[~df.dx.isin(HAM10000_CLASSES)][:3].tolist()
+        raise ValueError(f"{name}: {csv} has unknown dx value(s) {bad} (e.g. data rows {[r + 1 for r in rows]}); expected one of {HAM10000_CLASSES}")
+    if df.image_id.duplicated().any(): raise ValueError(f"{name}: {csv} lists image_id {df.image_id[df.image_id.duplicated()].iloc[0]} twice")
+    y = df.dx.map(HAM10000_CLASSES.index).to_numpy(np.int64)
+    df["split"] = np.array(SPLITS)[stratified_split(y, fractions, seed, groups=df.lesion_id.to_numpy())]
+    folder = csv.parent
+    files = {}
+    for d in [folder, *sorted(folder.glob("HAM10000_images*"))]:
+        if d.is_dir():
+            for f in d.iterdir():
+                if f.suffix.lower() in IMAGE_EXTS: files.setdefault(f.stem, f)
+    if not files: raise FileNotFoundError(f"{name}: no images next to {csv}; expected {_HAM_LAYOUT}")
+    sel = df if si is None else df[df.split == split]
+    paths = [files.get(i) for i in sel.image_id]
+    skipped = [(str(folder / "HAM10000_images_part_*" / f"{i}.jpg"), "missing file") for i, p in zip(sel.image_id, paths) if p is None]
+    if skipped:
+        msg = f"{name}: {len(skipped)} of {len(sel)} image(s) listed in {csv} were not found, e.g. {skipped[0][0]}"
+        if strict: raise FileNotFoundError(msg + "; strict=True")
+        warnings.warn(msg + "; they are left out and listed in meta['skipped']", stacklevel=3)
+    have = np.array([p is not None for p in paths], dtype=bool)
+    sel = sel[have]
+    x, kept, bad_files = read_image_files([p for p in paths if p is not None], image_size, channels, strict, name)
+    sel = sel[kept].reset_index(drop=True)
+    sel["path"] = [str(p) for p, k in zip([p for p in paths if p is not None], kept) if k]
+    return ImageDataset(x, sel.dx.map(HAM10000_CLASSES.index).to_numpy(np.int64), HAM10000_CLASSES, split, sel.image_id.tolist(), name,
+                        dict(source=str(csv), class_names=[HAM10000_NAMES[c] for c in HAM10000_CLASSES], split_scheme="lesion",
+                             fractions=tuple(fractions), seed=seed, samples=sel, skipped=skipped + bad_files))
+
+# %% ../nbs/01_data.ipynb #7758cbcd
+def _ham_npz(path: Path, image_size, split, channels, split_scheme) -> ImageDataset:
+    name = "ham10000"
+    scheme = split_scheme or "official"
+    if scheme not in ("official", "lesion"): raise ValueError(f"{name}: split_scheme must be 'official' or 'lesion', got {scheme!r}")
+    if scheme == "official": ds = _npz_dataset(path, name, image_size, split, channels)
+    else:
+        si = _split_index(split, name)
+        d = _open_npz(path, name)
+        _npz_require(d, [f"{s}_lesion_split" for s in SPLITS], path, name)
+        ds = _npz_dataset(path, name, None, "all", None)
+        g = ds.meta["samples"]["lesion_split"].to_numpy()
+        ds = ds.subset(np.ones(len(ds), bool) if si is None else g == si, split)
+        ds.meta["samples"]["official_split"] = ds.meta["samples"].pop("split")
+        ds.meta["samples"]["split"] = np.array(SPLITS)[ds.meta["samples"]["lesion_split"].to_numpy()]
+        ds = ImageDataset(_fit_size(ds.images, image_size, channels), ds.labels, ds.classes, split, ds.ids, name, ds.meta)
+    codes = ds.meta.get("class_codes", HAM10000_CLASSES)
+    if list(codes) != HAM10000_CLASSES: raise ValueError(f"{name}: {path} class_codes {codes} are not the DermaMNIST order {HAM10000_CLASSES}")
+    ds.classes = list(HAM10000_CLASSES)
+    ds.meta.update(class_names=[HAM10000_NAMES[c] for c in HAM10000_CLASSES], split_scheme=scheme)
+    ds.meta["samples"] = ds.meta["samples"].rename(columns={"image_ids": "image_id", "lesion_ids": "lesion_id"})
+    return ds
+
+# %% ../nbs/01_data.ipynb #d91201d1
+@register_dataset("ham10000")
+def load_ham10000(root=None, image_size: int | None = 64, split: str = "train", channels: int | None = None,
+                  split_scheme: str | None = None, fractions: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0,
+                  strict: bool = False) -> ImageDataset:
+    "HAM10000 from the downloaded CSV + image folders (lesion-grouped split) or a DermaMNIST-style npz (official or lesion split)."
+    if root is None:
+        size = 28 if image_size is not None and image_size <= 28 else 64
+        root = shared_data_path("ham10000", f"ham10000_{size}.npz")
+        if root is None: raise FileNotFoundError(f"ham10000: no root given and no shared ham10000_{size}.npz found; pass root= {_HAM_LAYOUT}")
+    root = Path(root)
+    if not root.exists(): raise FileNotFoundError(f"ham10000: {root} does not exist; expected {_HAM_LAYOUT}")
+    if root.suffix.lower() == ".npz": return _ham_npz(root, image_size, split, channels, split_scheme)
+    return _ham_csv(root, image_size, split, channels, split_scheme, fractions, seed, strict)
+
+# %% ../nbs/01_data.ipynb #fce79400
+BONE_MARROW_CODES = ["ABE", "ART", "BAS", "BLA", "EBO", "EOS", "FGC", "HAC", "KSC", "LYI", "LYT", "MMZ", "MON", "MYB",
+                     "NGB", "NGS", "NIF", "OTH", "PEB", "PLM", "PMO"]
+BONE_MARROW_NAMES = {"ABE": "abnormal eosinophil", "ART": "artefact", "BAS": "basophil", "BLA": "blast", "EBO": "erythroblast",
+                     "EOS": "eosinophil", "FGC": "faggot cell", "HAC": "hairy cell", "KSC": "smudge cell",
+                     "LYI": "immature lymphocyte", "LYT": "lymphocyte", "MMZ": "metamyelocyte", "MON": "monocyte",
+                     "MYB": "myelocyte", "NGB": "band neutrophil", "NGS": "segmented neutrophil", "NIF": "not identifiable",
+                     "OTH": "other cell", "PEB": "proerythroblast", "PLM": "plasma cell", "PMO": "promyelocyte"}
+
+# %% ../nbs/01_data.ipynb #850fabba
+def _class_tree(root, name: str, layout: str, image_size, split, channels, classes=None, valid=None, min_count: int = 0,
+                max_per_class: int | None = None, fractions=(0.7, 0.1, 0.2), seed: int = 0, strict: bool = False) -> ImageDataset:
+    if root is None: raise ValueError(f"{name}: pass root=, a folder laid out as {layout}")
+    root = Path(root)
+    if not root.is_dir(): raise FileNotFoundError(f"{name}: {root} is not a folder; expected {layout}")
+    si = _split_index(split, name)
+    dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if valid is not None:
+        unknown = [d.name for d in dirs if d.name not in valid]
+        if unknown: raise ValueError(f"{name}: unknown class code(s) {unknown} (folders in {root}); expected {layout} with codes {valid}")
+        dirs = sorted(dirs, key=lambda d: valid.index(d.name))
+    if not dirs: raise FileNotFoundError(f"{name}: {root} has no class sub-folders; expected {layout}")
+    if classes is not None:
+        classes = [str(c) for c in classes]
+        have = {d.name: d for d in dirs}
+        unknown = [c for c in classes if c not in have]
+        if unknown: raise ValueError(f"{name}: class(es) {unknown} not found in {root}; it has {sorted(have)}")
+        dirs = [have[c] for c in classes]
+    files, ignored = {}, []
+    for d in dirs:
+        fs = sorted(f for f in d.rglob("*") if f.is_file())
+        files[d.name] = [f for f in fs if f.suffix.lower() in IMAGE_EXTS]
+        ignored += [str(f) for f in fs if f.suffix.lower() not in IMAGE_EXTS]
+    counts = {c: len(v) for c, v in files.items()}
+    dropped = {c: n for c, n in counts.items() if n < max(min_count, 1)}
+    if dropped:
+        warnings.warn(f"{name}: dropping class(es) with fewer than {max(min_count, 1)} image(s) in {root}: {dropped}", stacklevel=3)
+    names = [c for c in files if c not in dropped]
+    if not names: raise ValueError(f"{name}: no class in {root} has >= {max(min_count, 1)} images; counts {counts}")
+    rng = np.random.default_rng(seed)
+    paths, y = [], []
+    for k, c in enumerate(names):
+        fs = files[c]
+        if max_per_class is not None and len(fs) > max_per_class: fs = [fs[i] for i in np.sort(rng.choice(len(fs), max_per_class, replace=False))]
+        paths += fs; y += [k] * len(fs)
+    y = np.array(y, np.int64)
+    sp = stratified_split(y, fractions, seed)
+    sel = np.ones(len(y), bool) if si is None else sp == si
+    x, kept, skipped = read_image_files([p for p, s in zip(paths, sel) if s], image_size, channels, strict, name)
+    ps = [str(p) for p, s in zip(paths, sel) if s]
+    samples = pd.DataFrame({"path": ps, "split": np.array(SPLITS)[sp[sel]]})[kept].reset_index(drop=True)
+    ids = [str(Path(p).relative_to(root)) for p in samples.path]
+    return ImageDataset(x, y[sel][kept], names, split, ids, name,
+                        dict(source=str(root), samples=samples, skipped=skipped, ignored=ignored, counts=counts,
+                             dropped_classes=dropped, fractions=tuple(fractions), seed=seed))
+
+# %% ../nbs/01_data.ipynb #10d82419
+@register_dataset("folder")
+def load_folder(root=None, image_size: int | None = 64, split: str = "train", channels: int | None = None,
+                classes: Sequence[str] | None = None, min_count: int = 0, max_per_class: int | None = None,
+                fractions: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0, strict: bool = False) -> ImageDataset:
+    "Any `<root>/<class>/**/*.{jpg,png,tif,...}` tree, with a seeded stratified split."
+    return _class_tree(root, "folder", "<root>/<class>/*.{jpg,jpeg,png,tif,tiff,bmp}", image_size, split, channels, classes,
+                       None, min_count, max_per_class, fractions, seed, strict)
+
+# %% ../nbs/01_data.ipynb #6cbc6444
+@register_dataset("bone_marrow")
+def load_bone_marrow(root=None, image_size: int | None = 64, split: str = "train", channels: int | None = None,
+                     classes: Sequence[str] | None = None, min_count: int = 0, max_per_class: int | None = None,
+                     fractions: Sequence[float] = (0.7, 0.1, 0.2), seed: int = 0, strict: bool = False) -> ImageDataset:
+    "Bone Marrow Cytomorphology (`<root>/<CLASS>/<range>/<CLASS>_NNNNN.jpg`): `classes` subset, `min_count` long-tail filter."
+    layout = "<root>/<CLASS>/<range>/<CLASS>_NNNNN.jpg (range folders optional)"
+    if root is None:
+        root = shared_data_path("bone_marrow")
+        if root is None: raise FileNotFoundError(f"bone_marrow: no root given and no shared bone_marrow folder; pass root=, laid out as {layout}")
+    root = Path(root)
+    if (root / "BM_cytomorphology_data").is_dir() and not (root / BONE_MARROW_CODES[0]).is_dir(): root = root / "BM_cytomorphology_data"
+    if classes is not None:
+        bad = [c for c in classes if c not in BONE_MARROW_CODES]
+        if bad: raise ValueError(f"bone_marrow: unknown class code(s) {bad}; expected some of {BONE_MARROW_CODES}")
+    ds = _class_tree(root, "bone_marrow", layout, image_size, split, channels, classes, BONE_MARROW_CODES,
+                     min_count, max_per_class, fractions, seed, strict)
+    ds.meta["class_names"] = [BONE_MARROW_NAMES[c] for c in ds.classes]
+    return ds
+
+# %% ../nbs/01_data.ipynb #f88983b4
+DEMO_CLASSES = ["lymphocyte", "neutrophil", "eosinophil", "monocyte", "erythrocyte"]
+DEMO_IMAGE_SIZE = 32
+_SS = 4                                                          # supersampling factor of the renderer
+_DEMO_RADIUS = {"lymphocyte": (0.21, 0.25), "neutrophil": (0.29, 0.33), "eosinophil": (0.29, 0.33),
+                "monocyte": (0.355, 0.40), "erythrocyte": (0.23, 0.27)}
+_DEMO_CYTO = {"lymphocyte": (165, 195, 238), "neutrophil": (214, 180, 212), "eosinophil": (240, 190, 150),
+              "monocyte": (184, 186, 218), "erythrocyte": (222, 128, 140)}
+
+def _ellipse(yy, xx, cy, cx, a, b, th):
+    c, s = np.cos(th), np.sin(th)
+    u, v = (xx - cx) * c + (yy - cy) * s, -(xx - cx) * s + (yy - cy) * c
+    return (u / a) ** 2 + (v / b) ** 2 <= 1.0
+
+def _jit(rng, col, d): return np.clip(np.asarray(col, float) + rng.uniform(-d, d, 3), 0, 255)
+
+# %% ../nbs/01_data.ipynb #1b4fbc18
+def demo_image(label: int, image_size: int = DEMO_IMAGE_SIZE, rng=None) -> np.ndarray:
+    "One procedurally drawn cell of class `DEMO_CLASSES[label]` as uint8 `S×S×3`; `rng` is a numpy Generator or seed."
+    if not 0 <= int(label) < len(DEMO_CLASSES): raise ValueError(f"label must be in 0..{len(DEMO_CLASSES) - 1}, got {label}")
+    if image_size < 16: raise ValueError(f"demo images need image_size >= 16, got {image_size}")
+    rng = np.random.default_rng(rng)
+    S, H, name = image_size, image_size * _SS, DEMO_CLASSES[int(label)]
+    yy, xx = (np.mgrid[0:H, 0:H] + 0.5) / _SS                     # coordinates in output pixels
+    img = np.empty((H, H, 3)); img[:] = _jit(rng, (240, 226, 232), 6)
+    R = rng.uniform(*_DEMO_RADIUS[name]) * S
+    cy, cx = S / 2 + rng.uniform(-0.05, 0.05, 2) * S
+    th, e = rng.uniform(0, 2 * np.pi), rng.uniform(0, 0.06)
+    cell = _ellipse(yy, xx, cy, cx, R * (1 + e), R * (1 - e), th)
+    img[cell] = _jit(rng, _DEMO_CYTO[name], 8)
+    nuc_col = _jit(rng, (85, 42, 122), 12)
+    if name == "erythrocyte":                                     # no nucleus, a pale centre
+        img[_ellipse(yy, xx, cy, cx, 0.42 * R, 0.42 * R, 0)] = _jit(rng, (236, 182, 186), 6)
+    elif name == "lymphocyte":                                    # one big round nucleus, off-centre
+        rn = rng.uniform(0.74, 0.82) * R; off = (R - rn) * 0.5
+        img[_ellipse(yy, xx, cy + off * np.sin(th), cx + off * np.cos(th), rn, rn * rng.uniform(0.9, 1), th)] = nuc_col
+    elif name == "monocyte":                                      # an ellipse with a notch: a kidney
+        nuc = _ellipse(yy, xx, cy, cx, 0.62 * R, 0.48 * R, th)
+        notch = _ellipse(yy, xx, cy - 0.5 * R * np.cos(th), cx + 0.5 * R * np.sin(th), 0.34 * R, 0.34 * R, 0)
+        img[nuc & ~notch] = nuc_col
+    else:                                                         # separate lobes on an arc
+        if name == "eosinophil":
+            n, rg = int(rng.integers(45, 65)), max(0.035 * S, 0.9)
+            gy, gx = cy + rng.uniform(-R, R, n), cx + rng.uniform(-R, R, n)
+            gran = np.zeros_like(cell)
+            for y0, x0 in zip(gy, gx):                            # each disc drawn in its bounding box only
+                r0, r1 = max(0, int((y0 - rg) * _SS)), min(H, int((y0 + rg) * _SS) + 2)
+                c0, c1 = max(0, int((x0 - rg) * _SS)), min(H, int((x0 + rg) * _SS) + 2)
+                gran[r0:r1, c0:c1] |= (yy[r0:r1, c0:c1] - y0) ** 2 + (xx[r0:r1, c0:c1] - x0) ** 2 <= rg * rg
+            img[cell & gran] = _jit(rng, (212, 100, 40), 10)
+            k, rl = 2, rng.uniform(0.27, 0.31) * R
+        else: k, rl = int(rng.integers(3, 5)), rng.uniform(0.22, 0.25) * R
+        chord = 2 * rl + max(0.08 * S, 2.6)                       # lobe centre distance: two radii and a gap
+        rho = max(0.45 * R, 1.05 * chord / (2 * np.sin(np.pi / k)))
+        step = 2 * np.arcsin(min(1.0, chord / (2 * rho)))
+        a0 = th - step * (k - 1) / 2
+        for j in range(k):
+            a = a0 + j * step
+            img[_ellipse(yy, xx, cy + rho * np.sin(a), cx + rho * np.cos(a), rl, rl * rng.uniform(0.85, 1), a)] = nuc_col
+    img = img.reshape(S, _SS, S, _SS, 3).mean((1, 3)) + rng.normal(0, 3, (S, S, 3))
+    return np.clip(np.round(img), 0, 255).astype(np.uint8)
+
+# %% ../nbs/01_data.ipynb #68aba6e2
+def demo_images(n_per_class: int, image_size: int = DEMO_IMAGE_SIZE, split: str = "train", seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    "`n_per_class` images of every demo class (classes interleaved), deterministic by (seed, split, class, index)."
+    si = _split_index(split, "demo")
+    if si is None: raise ValueError("demo_images: pass one split (train, val or test); load_dataset('demo', split='all') pools them")
+    if n_per_class < 0: raise ValueError(f"n_per_class must be >= 0, got {n_per_class}")
+    k = len(DEMO_CLASSES)
+    y = np.tile(np.arange(k), n_per_class)
+    x = np.stack([demo_image(c, image_size, np.random.default_rng([seed, si, c, i])) for i in range(n_per_class) for c in range(k)]) \
+        if n_per_class else np.zeros((0, image_size, image_size, 3), np.uint8)
+    return x, y.astype(np.int64)
+
+# %% ../nbs/01_data.ipynb #f71f606a
+@register_dataset("demo")
+def load_demo(root=None, image_size: int | None = DEMO_IMAGE_SIZE, split: str = "train", channels: int | None = None,
+              n_per_class: int = 256, seed: int = 0) -> ImageDataset:
+    "The procedural blood-cell set: `n_per_class` images per class of `DEMO_CLASSES` (image_size None: 32 px)."
+    if root is not None: raise ValueError(f"demo: the demo data set is generated, it reads no files; got root={root!r}")
+    size = image_size or DEMO_IMAGE_SIZE
+    parts = [demo_images(n_per_class, size, s, seed) for s in (SPLITS if split == "all" else [split])]
+    x, y = np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
+    sp = np.repeat(SPLITS if split == "all" else [split], [len(p[1]) for p in parts])
+    ids = [f"demo/{s}/{seed}/{i // len(DEMO_CLASSES)}/{DEMO_CLASSES[c]}" for s, i, c in zip(sp, np.concatenate([np.arange(len(p[1])) for p in parts]), y)]
+    return ImageDataset(_fit_size(x, size, channels) if channels == 1 else x, y, DEMO_CLASSES, split, ids, "demo",
+                        dict(seed=seed, n_per_class=n_per_class, samples=pd.DataFrame({"split": sp})))
+
+# %% ../nbs/01_data.ipynb #95003577
+DEMO_CELL_RULES = {"bg_brightness": (190, 256), "bg_std": (0, 15), "fg_in_cell": (0.9, 1.0), "centre_offset": (0, 0.15),
+                   "roundness": (0.65, 1.01)}
+DEMO_RULES = {
+    "lymphocyte": {"cell_frac": (0.10, 0.26), "n_lobes": (1, 1), "nc_ratio": (0.36, 0.85), "orange_frac": (0, 0.05), "cyto_blue": (20, 255)},
+    "neutrophil": {"cell_frac": (0.20, 0.42), "n_lobes": (3, 5), "nc_ratio": (0.05, 0.32), "orange_frac": (0, 0.05), "cyto_blue": (-40, 30)},
+    "eosinophil": {"cell_frac": (0.20, 0.42), "n_lobes": (2, 2), "nc_ratio": (0.05, 0.30), "orange_frac": (0.30, 1.0)},
+    "monocyte": {"cell_frac": (0.32, 0.60), "n_lobes": (1, 1), "nc_ratio": (0.15, 0.34), "nucleus_solidity": (0, 0.92),
+                 "orange_frac": (0, 0.05), "cyto_blue": (5, 255)},
+    "erythrocyte": {"cell_frac": (0.12, 0.30), "n_lobes": (0, 0), "nc_ratio": (0, 0.02), "pallor": (10, 255), "cyto_blue": (-255, -30)},
+}
+
+# %% ../nbs/01_data.ipynb #f4ef8fd7
+def _solidity(mask: np.ndarray) -> float:
+    from scipy.spatial import ConvexHull, QhullError
+    yy, xx = np.nonzero(mask)
+    pts = np.concatenate([np.stack([yy + dy, xx + dx], 1) for dy in (0, 1) for dx in (0, 1)])   # pixel corners
+    try: return float(mask.sum() / ConvexHull(pts).volume)
+    except (QhullError, ValueError): return float("nan")
+
+def demo_measure(img: np.ndarray, denoise: bool = True) -> dict:
+    "The oracle's pixel measurements of one uint8 `S×S×3` image (see above); `denoise` first applies a 3×3 median filter."
+    x = check_uint8_images(img, "demo_measure image", channels=3, batched=False)
+    x = (ndi.median_filter(x, size=(3, 3, 1)) if denoise else x).astype(np.float32)
+    S, nan = x.shape[0], float("nan")
+    r, g, b = x[..., 0], x[..., 1], x[..., 2]
+    bw = max(1, S // 16)
+    border = np.concatenate([x[:bw].reshape(-1, 3), x[-bw:].reshape(-1, 3), x[:, :bw].reshape(-1, 3), x[:, -bw:].reshape(-1, 3)])
+    bgc = np.median(border, 0)
+    m = dict(bg_brightness=float(bgc.mean()), bg_std=float(border.std(0).mean()), cell_frac=0.0, fg_in_cell=0.0,
+             centre_offset=nan, roundness=0.0, nc_ratio=nan, n_lobes=0, nucleus_solidity=nan, orange_frac=nan, cyto_blue=nan, pallor=nan)
+    fg = np.sqrt(((x - bgc) ** 2).sum(-1)) > 30
+    lab, n = ndi.label(fg)
+    if n == 0: return m
+    areas = ndi.sum_labels(fg, lab, range(1, n + 1))
+    cell = ndi.binary_fill_holes(lab == 1 + int(np.argmax(areas)))
+    area = float(cell.sum())
+    cy, cx = ndi.center_of_mass(cell)
+    yy, xx = np.nonzero(cell)
+    rmax = float(np.sqrt((yy - cy) ** 2 + (xx - cx) ** 2).max()) + 0.5
+    m.update(cell_frac=area / S**2, fg_in_cell=float(areas.max() / fg.sum()),
+             centre_offset=float(np.hypot(cy - (S - 1) / 2, cx - (S - 1) / 2) / S), roundness=min(1.0, area / (np.pi * rmax**2)))
+    lum = x.mean(-1)
+    lo, hi = np.percentile(lum[cell], [2, 90])
+    dark = cell & (lum < np.clip((lo + hi) / 2, 100, 145)) & (b > g + 20)   # purple, darker than midway: nucleus
+    nl, k = ndi.label(dark)
+    la = ndi.sum_labels(dark, nl, range(1, k + 1)) if k else np.zeros(0)
+    m.update(nc_ratio=float(dark.sum() / area), n_lobes=int((la >= max(2.0, 0.002 * S * S)).sum()))
+    if k: m["nucleus_solidity"] = _solidity(nl == 1 + int(np.argmax(la)))
+    cyto = cell & ~ndi.binary_dilation(dark)
+    if not cyto.any(): cyto = cell
+    orange = (r - b > 80) & (g - b > 20) & (r > 150)
+    m["orange_frac"] = float((orange & cyto).sum() / cyto.sum())
+    plain = cyto & ~orange
+    if plain.any(): m["cyto_blue"] = float((b[plain] - r[plain]).mean())
+    d = np.hypot(np.arange(S)[:, None] - cy, np.arange(S)[None] - cx)
+    req = np.sqrt(area / np.pi)
+    inner, ring = cell & (d < 0.3 * req), cell & (d > 0.6 * req) & (d < 0.85 * req)
+    if inner.any() and ring.any(): m["pallor"] = float(x[inner].mean() - x[ring].mean())
+    return m
+
+# %% ../nbs/01_data.ipynb #5fe18cc6
+def _demo_judge(meas: pd.DataFrame, labels: np.ndarray) -> pd.DataFrame:
+    "Apply the common rules and each row's intended-class rules to a table of `demo_measure` rows."
+    rows = []
+    for m, y in zip(meas.to_dict("records"), labels):
+        rules = DEMO_CELL_RULES | DEMO_RULES[DEMO_CLASSES[y]]
+        ps = {f"pass_{k}": bool(lo <= m[k] <= hi) for k, (lo, hi) in rules.items()}    # NaN fails every rule
+        rows.append(dict(label=int(y), intended=DEMO_CLASSES[y], **m, **ps, ok=all(ps.values())))
+    return pd.DataFrame(rows)
+
+def _demo_labels(labels, n: int) -> np.ndarray:
+    labels = np.broadcast_to(np.asarray(labels, dtype=np.int64), (n,))
+    if n and (labels.min() < 0 or labels.max() >= len(DEMO_CLASSES)):
+        raise ValueError(f"demo_oracle: labels must be in 0..{len(DEMO_CLASSES) - 1}, got {labels.min()}..{labels.max()}")
+    return labels
+
+def demo_oracle_details(images, labels, denoise: bool = True) -> pd.DataFrame:
+    "One row per image: the measurements, `pass_<rule>` for the common and the intended class's rules (absent: not a rule of that class), and `ok`."
+    images = check_uint8_images(images, "demo_oracle images", channels=3)
+    labels = _demo_labels(labels, len(images))
+    return _demo_judge(pd.DataFrame([demo_measure(im, denoise) for im in images]), labels)
+
+def demo_oracle(images, labels, denoise: bool = True) -> np.ndarray:
+    "Bool per image: does it obey every rule of its intended demo class `labels` (an int or one per image)?"
+    d = demo_oracle_details(images, labels, denoise)
+    return d["ok"].to_numpy(bool) if len(d) else np.zeros(0, bool)
+
+# %% ../nbs/01_data.ipynb #063420ee
+def demo_oracle_confusion(n_per_class: int = 100, image_size: int = DEMO_IMAGE_SIZE, split: str = "test", seed: int = 0,
+                          denoise: bool = True) -> pd.DataFrame:
+    "Acceptance rate of generated images (rows: drawn class) checked against every intended class (columns)."
+    x, y = demo_images(n_per_class, image_size, split, seed)
+    meas = pd.DataFrame([demo_measure(im, denoise) for im in x])  # measured once, judged against every class
+    acc = np.stack([_demo_judge(meas, np.full(len(y), c))["ok"].to_numpy(bool) for c in range(len(DEMO_CLASSES))], 1)
+    return pd.DataFrame([acc[y == c].mean(0) for c in range(len(DEMO_CLASSES))], index=pd.Index(DEMO_CLASSES, name="drawn"),
+                        columns=pd.Index(DEMO_CLASSES, name="checked as"))
+
+# %% ../nbs/01_data.ipynb #a2a6f752
+def check_dataset(name: str, root=None, image_size: int | None = 64, split: str | None = None, **kwargs) -> tuple[pd.DataFrame, list, list]:
+    "Load `split` (default: train, val and test) of `name`: a class-count table (classes × splits), the skipped and the ignored files."
+    splits = SPLITS if split is None else (split,)
+    counts, skipped, ignored = {}, [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")                          # reported below instead
+        for s in splits:
+            ds = load_dataset(name, root, image_size=image_size, split=s, **kwargs)
+            counts[s] = pd.Series(ds.class_counts())
+            skipped += ds.meta.get("skipped", []); ignored += [f for f in ds.meta.get("ignored", []) if f not in ignored]
+    tab = pd.DataFrame(counts).fillna(0).astype(int)
+    tab.loc["total"] = tab.sum()
+    return tab, skipped, ignored
+
+# %% ../nbs/01_data.ipynb #35ed35b1
+@call_parse(pos=["name", "root"])
+def data_cli(name: str,                # data set: ham10000, bone_marrow, folder, medmnist or demo
+             root: str = None,         # its folder or file (none for demo)
+             image_size: int = 64,     # side of the square images
+             split: str = None,        # train, val, test or all (default: each of train, val, test)
+             strict: bool = False):    # fail on the first unreadable file
+    "Check a data folder: print class counts, split sizes and any skipped files."
+    try:
+        import inspect
+        kw = dict(strict=True) if strict and "strict" in inspect.signature(_DATASETS.get(name, load_dataset)).parameters else {}
+        tab, skipped, ignored = check_dataset(name, root, image_size, split, **kw)
+    except Exception as e:
+        print(f"improve-nb-data: error: {e}", file=sys.stderr)
+        return 2
+    print(f"{name} at {root or '(built in)'}, {image_size} px")
+    print(tab.to_string())
+    print("split sizes: " + ", ".join(f"{s}={n}" for s, n in tab.loc["total"].items()))
+    for f in ignored: print(f"ignored (not an image): {f}")
+    for f, why in skipped: print(f"skipped: {f}: {why}")
+    if skipped: print(f"{len(skipped)} file(s) could not be read", file=sys.stderr)
+    return 1 if skipped else 0
