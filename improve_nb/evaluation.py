@@ -406,22 +406,24 @@ def prototype_distances(embed_fn: Callable, prototypes, images, labels, bs: int 
     return torch.cat(out).numpy()
 
 # %% ../nbs/08_evaluation.ipynb #28bcbb6a
-def _standardize(x: np.ndarray) -> torch.Tensor:
-    "uint8 N×H×W×C -> float32 N×D rows with zero mean and unit L2 norm (so dot products are Pearson correlations)."
-    t = torch.from_numpy(np.ascontiguousarray(x)).reshape(len(x), -1).float()
-    t = t - t.mean(1, keepdim=True)
+def _standardize(x: np.ndarray, per_channel: bool = True) -> torch.Tensor:
+    "uint8 N×H×W×C -> float32 N×D rows with zero mean (per channel, or over the whole image) and unit L2 norm."
+    t = torch.from_numpy(np.ascontiguousarray(x)).float()
+    if per_channel: t = t - t.mean((1, 2), keepdim=True)     # remove each channel's mean: colour offsets don't correlate
+    t = t.reshape(len(x), -1)
+    if not per_channel: t = t - t.mean(1, keepdim=True)
     return t / t.norm(dim=1, keepdim=True).clamp_min(1e-8)
 
-def max_pearson(gen_images, train_images, block: int = 1024, device="cpu") -> tuple[np.ndarray, np.ndarray]:
-    "For each generated image, the max pixel-space Pearson correlation with any training image and that image's index."
+def max_pearson(gen_images, train_images, block: int = 1024, device="cpu", per_channel: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    "For each generated image, the max pixel-space Pearson correlation with any training image (channel means removed unless `per_channel=False`) and its index."
     g = check_uint8_images(gen_images, "generated images"); t = check_uint8_images(train_images, "training images")
     if g.shape[1:] != t.shape[1:]: raise ValueError(f"generated images are {g.shape[1:]} but training images are {t.shape[1:]}; expected the same H×W×C")
     dev = get_device(device)
     best, arg = torch.full((len(g),), -2.0), torch.zeros(len(g), dtype=torch.long)
     for j in range(0, len(t), block):
-        tb = _standardize(t[j:j + block]).to(dev)
+        tb = _standardize(t[j:j + block], per_channel).to(dev)
         for i in range(0, len(g), block):
-            c = (_standardize(g[i:i + block]).to(dev) @ tb.T).cpu()
+            c = (_standardize(g[i:i + block], per_channel).to(dev) @ tb.T).cpu()
             v, a = c.max(1)
             upd = v > best[i:i + block]
             best[i:i + block] = torch.where(upd, v, best[i:i + block])
@@ -437,10 +439,11 @@ def nearest_neighbors(query_feats, ref_feats, block: int = 2048) -> tuple[np.nda
         v, ix = torch.cdist(q[i:i + block], r).min(1); d.append(v); a.append(ix)
     return torch.cat(d).numpy(), torch.cat(a).numpy()
 
-def memorization(gen_images, train_images, threshold: float = 0.95, gen_feats=None, train_feats=None, block: int = 1024) -> dict:
+def memorization(gen_images, train_images, threshold: float = 0.95, gen_feats=None, train_feats=None, block: int = 1024,
+                 per_channel: bool = True) -> dict:
     "Max Pearson correlation of each generated image with the training set, near-copy share (>= `threshold`), feature-space NN."
-    corr, idx = max_pearson(gen_images, train_images, block=block)
-    out = dict(max_corr=corr, train_index=idx, near_copy=(corr >= threshold).astype(np.float64), threshold=threshold,
+    corr, idx = max_pearson(gen_images, train_images, block=block, per_channel=per_channel)
+    out = dict(max_corr=corr, train_index=idx, near_copy=(corr >= threshold).astype(np.float64), threshold=threshold, per_channel=per_channel,
                near_copy_share=float((corr >= threshold).mean()), n_gen=len(corr), n_train=len(train_images))
     if gen_feats is not None and train_feats is not None:
         out["feat_nn_dist"], out["feat_nn_index"] = nearest_neighbors(gen_feats, train_feats)

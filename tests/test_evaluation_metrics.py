@@ -53,9 +53,16 @@ def test_prdc_matches_sklearn_knn():
 def test_max_pearson_matches_corrcoef_and_nn():
     tr = RNG.integers(0, 256, (50, 8, 8, 3), dtype=np.uint8)
     ge = np.concatenate([RNG.integers(0, 256, (20, 8, 8, 3), dtype=np.uint8), tr[[4, 9]]])
-    c = np.corrcoef(np.concatenate([ge, tr]).reshape(72, -1).astype(np.float64))[:22, 22:]
-    v, i = max_pearson(ge, tr, block=8)
+    both = np.concatenate([ge, tr]).astype(np.float64)
+    c = np.corrcoef(both.reshape(72, -1))[:22, 22:]                     # plain whole-image Pearson (Akbar et al.)
+    v, i = max_pearson(ge, tr, block=8, per_channel=False)
     np.testing.assert_allclose(v, c.max(1), atol=1e-5); np.testing.assert_array_equal(i, c.argmax(1))
+    cc = both - both.mean((1, 2), keepdims=True)                       # default: each channel's mean removed first
+    cc = cc.reshape(72, -1); cc /= np.linalg.norm(cc, axis=1, keepdims=True)
+    c2 = (cc[:22] @ cc[22:].T)
+    v2, i2 = max_pearson(ge, tr, block=8)
+    np.testing.assert_allclose(v2, c2.max(1), atol=1e-5); np.testing.assert_array_equal(i2, c2.argmax(1))
+    assert not np.allclose(v, v2)                                       # the two modes really differ on colour images
     m = memorization(ge, tr, threshold=0.95)
     assert m["near_copy_share"] == pytest.approx(2 / 22) and list(m["train_index"][-2:]) == [4, 9]
     q, r = RNG.normal(size=(30, 5)), RNG.normal(size=(40, 5))
