@@ -124,6 +124,9 @@ def make_sampler(name: str, noise_schedule, **kwargs):
     if name not in SAMPLERS: raise ValueError(f"unknown sampler {name!r}; expected one of {list(SAMPLERS)}")
     cfg = noise_schedule.config if hasattr(noise_schedule, "config") else noise_schedule
     if name == "dpm++": kwargs = dict(dict(algorithm_type="dpmsolver++", solver_order=2), **kwargs)
+    # Pass the training schedule's timestep spacing explicitly: `from_config` drops values left at their default, and
+    # DPM-Solver's own default ("linspace") starts at t = T-1, where the cosine schedule's ᾱ ≈ 0 and sampling blows up.
+    kwargs.setdefault("timestep_spacing", getattr(cfg, "timestep_spacing", None) or cfg.get("timestep_spacing", "leading"))
     return SAMPLERS[name].from_config(cfg, **kwargs)
 
 # %% ../nbs/02_diffusion.ipynb #4feab3e0
@@ -216,6 +219,7 @@ def sample(model: ClassConditionalUNet, noise_schedule, labels=None, n_per_class
     guides = list(guides or [])
     for g in guides:
         if not isinstance(g, Guide): raise TypeError(f"guides must be Guide instances, got {type(g).__name__}")
+        if hasattr(g, "check_denoiser"): g.check_denoiser(model)     # e.g. a PrototypeGuide's class count
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     pt = noise_schedule.config.prediction_type
     T = noise_schedule.config.num_train_timesteps

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from nbdev.config import get_config
 from nbdev.doclinks import nbglob
+from nbdev.frontmatter import nb_frontmatter
+from nbdev.process import NBProcessor
 from nbdev.test import test_nb as run_notebook, _keep_file
 
 CFG = get_config(Path(__file__).parent)
@@ -23,6 +25,8 @@ def test_notebooks_found():
 @pytest.mark.parametrize("nb", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
 def test_notebook(nb: Path):
     if not _keep_file(nb, ".notest"): pytest.skip(f"{nb.parent}/.notest excludes this folder")
+    if str(nb_frontmatter(NBProcessor(nb, process=True).nb).get("skip_exec", "")).lower() in ("true", "1", "yes"):
+        pytest.skip(f"{nb.name} sets skip_exec (a pipeline notebook, run through papermill by its own tests)")
     skip = CFG.tst_flags.split() if isinstance(CFG.tst_flags, str) else list(CFG.tst_flags)
     force = os.environ.get("IMPROVE_NB_TEST_FLAGS", "").split()
     ok, secs = run_notebook(nb, skip_flags=skip, force_flags=force, basepath=CFG.config_path,
