@@ -29,8 +29,9 @@ def render(out=ROOT / "_preview"):
         d = json.loads(p.read_text())
         for c in d["cells"]:                       # nbdev's processing leaves bookkeeping keys nbformat rejects
             for k in set(c) - CELL_KEYS: c.pop(k)
+            c.get("metadata", {}).pop("execution", None)      # nbdev timing floats; nbformat wants strings
             if c["cell_type"] != "code": c.pop("outputs", None); c.pop("execution_count", None)
-        nb = nbformat.from_dict(d)
+        nb = nbformat.reads(json.dumps(d), as_version=4)   # joins list-of-lines sources
         html, _ = exp.from_notebook_node(nb)
         (out / p.with_suffix(".html").name).write_text(html)
         print(out / p.with_suffix(".html").name)
