@@ -15,15 +15,7 @@ from improve_nb.guidance import PrototypeGuide, mean_prototype_distance
 from improve_nb.prototypes import train_prototype_net
 
 
-def toy_dataset(n: int, size: int = 16, seed: int = 0, split: str = "train") -> ImageDataset:
-    "Three classes: a bright centre blob, horizontal stripes, vertical stripes (noisy, random brightness and tint)."
-    r = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size] / size
-    pats = [np.exp(-((yy - .5) ** 2 + (xx - .5) ** 2) / 0.05), (np.sin(yy * 12) > 0) * 1.0, (np.sin(xx * 12) > 0) * 1.0]
-    labels = np.arange(n) % 3
-    imgs = np.stack([pats[c] * r.uniform(.6, 1) + r.normal(0, .15, (size, size)) for c in labels])
-    imgs = np.repeat(imgs[..., None], 3, -1) * r.uniform(.7, 1, (n, 1, 1, 3))
-    return ImageDataset((imgs.clip(0, 1) * 255).astype(np.uint8), labels, ["blob", "hstripes", "vstripes"], split, name="toy")
+from _toy import toy_dataset  # tests/_toy.py (pytest puts tests/ on sys.path)
 
 
 @pytest.fixture(scope="module")

@@ -10,14 +10,7 @@ from improve_nb.diffusion import ClassConditionalUNet, train_denoiser
 from improve_nb.prototypes import NoiseAug, PrototypeNet, evaluate_prototype_net, init_class_embedding, train_prototype_net
 
 
-def toy_dataset(n: int, size: int = 16, seed: int = 0, split: str = "train") -> ImageDataset:
-    r = np.random.default_rng(seed)
-    yy, xx = np.mgrid[:size, :size] / size
-    pats = [np.exp(-((yy - .5) ** 2 + (xx - .5) ** 2) / 0.05), (np.sin(yy * 12) > 0) * 1.0, (np.sin(xx * 12) > 0) * 1.0]
-    labels = np.arange(n) % 3
-    imgs = np.stack([pats[c] * r.uniform(.6, 1) + r.normal(0, .15, (size, size)) for c in labels])
-    imgs = np.repeat(imgs[..., None], 3, -1) * r.uniform(.7, 1, (n, 1, 1, 3))
-    return ImageDataset((imgs.clip(0, 1) * 255).astype(np.uint8), labels, ["blob", "hstripes", "vstripes"], split, name="toy")
+from _toy import toy_dataset  # tests/_toy.py (pytest puts tests/ on sys.path)
 
 
 TR, VA = toy_dataset(192, seed=0), toy_dataset(96, seed=1, split="valid")
