@@ -1,5 +1,6 @@
 """The class-conditional denoiser every method in the library trains and samples from: a diffusers `UNet2DModel`
-with a class embedding (plus a null class for classifier-free guidance), diffusers noise schedules and samplers,
+with a class embedding (plus a null class for classifier-free guidance) or none (an unconditional denoiser, for
+latent pre-training without labels), trained on uint8 images or on float latents, diffusers noise schedules and samplers,
 a fastai `Learner` training loop with EMA, checkpoints that survive a kill, accelerate for multi-process runs,
 a sampler with pluggable guides, and a pipeline that saves, loads and goes to the Hub.
 
@@ -39,11 +40,11 @@ from .core import atomic_write, get_device, image_grid, load_json, save_json, te
 from .data import ImageDataset, Normalize
 
 # %% auto #0
-__all__ = ['PRESETS', 'SAMPLERS', 'unet_kwargs', 'ClassConditionalUNet', 'make_noise_schedule', 'make_sampler', 'to_eps',
-           'from_eps', 'Guide', 'BrightnessGuide', 'make_model_fn', 'sample', 'DiffusionCallback', 'diffusion_loss',
-           'EMACallback', 'lr_schedule', 'StepSchedule', 'StepDL', 'save_checkpoint', 'list_checkpoints',
-           'load_checkpoint', 'CheckpointCallback', 'SampleGridCallback', 'AccelerateTrainer', 'DenoiserPipeline',
-           'train_denoiser']
+__all__ = ['PRESETS', 'SAMPLERS', 'SAMPLE_OUTPUTS', 'unet_kwargs', 'ClassConditionalUNet', 'make_noise_schedule', 'make_sampler',
+           'to_eps', 'from_eps', 'Guide', 'BrightnessGuide', 'make_model_fn', 'sample', 'DiffusionCallback',
+           'diffusion_loss', 'EMACallback', 'lr_schedule', 'StepSchedule', 'LatentDataset', 'StepDL', 'save_checkpoint',
+           'list_checkpoints', 'load_checkpoint', 'CheckpointCallback', 'SampleGridCallback', 'AccelerateTrainer',
+           'DenoiserPipeline', 'train_denoiser']
 
 # %% ../nbs/02_diffusion.ipynb #5f9bd8a0
 PRESETS: dict[str, dict] = {
@@ -60,29 +61,38 @@ PRESETS: dict[str, dict] = {
                   up_block_types=("UpBlock2D", "AttnUpBlock2D") + ("UpBlock2D",) * 4),
 }
 
-def unet_kwargs(preset: str, image_size: int, channels: int, n_classes: int, **overrides) -> dict:
-    "Keyword arguments for diffusers' `UNet2DModel`: preset `preset` at `image_size` px, `channels` in/out, `n_classes`+1 class embeddings."
+def unet_kwargs(preset: str, image_size: int, channels: int, n_classes: int | None, **overrides) -> dict:
+    "Keyword arguments for diffusers' `UNet2DModel`: preset `preset` at `image_size` px, `channels` in/out, `n_classes`+1 class embeddings (None: no class embedding, unconditional)."
     if preset not in PRESETS: raise ValueError(f"unknown preset {preset!r}; expected one of {list(PRESETS)}")
     if channels < 1: raise ValueError(f"channels must be positive, got {channels}")
-    if n_classes < 1: raise ValueError(f"need at least one class, got n_classes={n_classes}")
+    if n_classes is not None and n_classes < 1:
+        raise ValueError(f"need at least one class, got n_classes={n_classes} (n_classes=None builds an unconditional UNet)")
     kw = dict(PRESETS[preset], **overrides)
     levels = len(kw["block_out_channels"])
     if image_size <= 0 or image_size % 2 ** (levels - 1):
         raise ValueError(f"image_size={image_size} must be a positive multiple of {2 ** (levels - 1)} for preset {preset!r} ({levels} levels)")
-    return dict(kw, sample_size=image_size, in_channels=channels, out_channels=channels, num_class_embeds=n_classes + 1)
+    return dict(kw, sample_size=image_size, in_channels=channels, out_channels=channels,
+                num_class_embeds=None if n_classes is None else n_classes + 1)
 
 # %% ../nbs/02_diffusion.ipynb #feacff0e
 class ClassConditionalUNet(ModelMixin, ConfigMixin):
-    "Class-conditional denoiser: diffusers `UNet2DModel` (`.unet`) with `n_classes + 1` class embeddings, the last the null class."
+    "Class-conditional denoiser: diffusers `UNet2DModel` (`.unet`) with `n_classes + 1` class embeddings, the last the null class (`unconditional=True`: none, labels ignored)."
     @register_to_config
-    def __init__(self, classes: Sequence[str] = ("0",), image_size: int = 32, channels: int = 3, preset: str = "tiny",
-                 null_class: int | None = None, unet_overrides: dict | None = None):
+    def __init__(self, classes: Sequence[str] | None = None, image_size: int = 32, channels: int = 3, preset: str = "tiny",
+                 null_class: int | None = None, unet_overrides: dict | None = None, unconditional: bool = False):
         super().__init__()
-        classes = [str(c) for c in classes]
+        if unconditional:
+            if classes is not None and len(classes):
+                raise ValueError(f"ClassConditionalUNet(unconditional=True) takes no classes (it ignores labels), got {list(classes)}")
+            classes = []
+        else:
+            classes = ["0"] if classes is None else [str(c) for c in classes]
+            if not classes: raise ValueError("ClassConditionalUNet: classes is empty; give at least one class name, or unconditional=True for a label-free denoiser")
         if null_class is not None and null_class != len(classes):
             raise ValueError(f"null_class={null_class} but the null class must be the last embedding, {len(classes)} for classes {classes}")
-        self.register_to_config(classes=classes, null_class=len(classes), unet_overrides=dict(unet_overrides or {}))
-        self.unet = UNet2DModel(**unet_kwargs(preset, image_size, channels, len(classes), **(unet_overrides or {})))
+        self.register_to_config(classes=classes, null_class=len(classes), unet_overrides=dict(unet_overrides or {}),
+                                unconditional=bool(unconditional))
+        self.unet = UNet2DModel(**unet_kwargs(preset, image_size, channels, None if unconditional else len(classes), **(unet_overrides or {})))
 
     def __getattr__(self, name):
         # diffusers' ModelMixin looks unknown names up in its FrozenDict config, where dict methods such as `values`
@@ -91,21 +101,24 @@ class ClassConditionalUNet(ModelMixin, ConfigMixin):
         except KeyError as e: raise AttributeError(f"{type(self).__name__} has no attribute {name!r}") from e
 
     @property
+    def unconditional(self) -> bool: return bool(self.config.get("unconditional", False))
+    @property
     def classes(self) -> list[str]: return list(self.config.classes)
     @property
     def n_classes(self) -> int: return len(self.config.classes)
     @property
     def null_class(self) -> int: return self.config.null_class
     @property
-    def class_embedding(self) -> nn.Embedding:
-        "The `nn.Embedding(n_classes + 1, 4 * block_out_channels[0])` table; row `null_class` is the unconditional one."
+    def class_embedding(self) -> nn.Embedding | None:
+        "The `nn.Embedding(n_classes + 1, 4 * block_out_channels[0])` table; row `null_class` is the unconditional one (None for an unconditional model)."
         return self.unet.class_embedding
 
     def forward(self, x: torch.Tensor, t, labels: torch.Tensor | None = None) -> torch.Tensor:
-        "Prediction (ε or v, as trained) for noisy `x` (N×C×H×W) at timesteps `t` with class `labels` (None: the null class)."
-        if labels is None: labels = torch.full((x.shape[0],), self.null_class, device=x.device, dtype=torch.long)
+        "Prediction (ε or v, as trained) for noisy `x` (N×C×H×W) at timesteps `t` with class `labels` (None: the null class; ignored when unconditional)."
         if not torch.is_tensor(t): t = torch.tensor(t, device=x.device)
         if t.ndim == 0: t = t.expand(x.shape[0])
+        if self.unconditional: return self.unet(x, t).sample
+        if labels is None: labels = torch.full((x.shape[0],), self.null_class, device=x.device, dtype=torch.long)
         return self.unet(x, t, class_labels=labels).sample
 
 # %% ../nbs/02_diffusion.ipynb #ada66e04
@@ -185,18 +198,33 @@ class BrightnessGuide(Guide):
         return -self.scale * s1 * g
 
 # %% ../nbs/02_diffusion.ipynb #8503b32d
-def _resolve_labels(labels, n_per_class, n_classes: int) -> torch.Tensor:
+def _resolve_labels(labels, n_per_class, n_classes: int | None, what: str = "the model's classes") -> torch.Tensor:
+    "int64 labels from `labels` or `n_per_class`; checked against `n_classes` (None: only non-negative)."
     if (labels is None) == (n_per_class is None): raise ValueError("give exactly one of labels or n_per_class")
     if labels is None:
         if n_per_class <= 0: raise ValueError(f"n_per_class must be positive, got {n_per_class}")
-        return torch.arange(n_classes).repeat_interleave(int(n_per_class))
+        return torch.arange(n_classes or 1).repeat_interleave(int(n_per_class))
     labels = torch.as_tensor(np.asarray(labels), dtype=torch.long).reshape(-1)
-    if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
-        raise ValueError(f"labels must lie in 0..{n_classes - 1} (the model's classes), got {labels.min().item()}..{labels.max().item()}")
+    if not len(labels): return labels
+    if n_classes is not None and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"labels must lie in 0..{n_classes - 1} ({what}), got {labels.min().item()}..{labels.max().item()}")
+    if labels.min() < 0: raise ValueError(f"labels must be non-negative, got {labels.min().item()}..{labels.max().item()}")
     return labels
+
+def _guides_n_classes(guides) -> int | None:
+    "The class count the guides declare (`n_classes`), None if none does; guides that disagree raise."
+    ns = [(type(g).__name__, int(g.n_classes)) for g in guides if getattr(g, "n_classes", None) is not None]
+    if len({n for _, n in ns}) > 1: raise ValueError(f"the guides disagree on the number of classes: {', '.join(f'{k}: {n}' for k, n in ns)}")
+    return ns[0][1] if ns else None
+
+def _check_cfg(model, cfg_scale: float):
+    if cfg_scale != 1.0 and getattr(model, "unconditional", False):
+        raise ValueError(f"cfg_scale={cfg_scale}: classifier-free guidance needs a class-conditional denoiser, but this model is "
+                         "unconditional (it ignores labels); use cfg_scale=1 and steer with guides (e.g. a ClassifierGuide)")
 
 def make_model_fn(model, prediction_type: str, scheduler, cfg_scale: float = 1.0):
     "`model_fn(x, t, labels) -> eps`: the denoiser with classifier-free guidance, always returning ε."
+    _check_cfg(model, cfg_scale)
     def model_fn(x, t, labels):
         tt = torch.as_tensor(t, device=x.device)
         ab = _abar(scheduler, tt, x)
@@ -207,24 +235,33 @@ def make_model_fn(model, prediction_type: str, scheduler, cfg_scale: float = 1.0
         return e_u + cfg_scale * (e_c - e_u)
     return model_fn
 
+SAMPLE_OUTPUTS = ("uint8", "tensor")
+
 def sample(model: ClassConditionalUNet, noise_schedule, labels=None, n_per_class: int | None = None,
            num_inference_steps: int = 50, sampler: str = "ddim", cfg_scale: float = 1.0, guides: Sequence[Guide] = (),
            generator: torch.Generator | None = None, batch_size: int = 64, device="auto", eta: float = 0.0,
-           progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    "Sample uint8 N×H×W×C images for `labels` (or `n_per_class` of every class) with sampler 'ddpm'|'ddim'|'dpm++'; returns (images, labels)."
+           progress: bool = False, output: str = "uint8") -> tuple[np.ndarray | torch.Tensor, np.ndarray]:
+    "Sample uint8 N×H×W×C images (`output='tensor'`: float N×C×H×W) for `labels` (or `n_per_class` of every class) with sampler 'ddpm'|'ddim'|'dpm++'; returns (samples, labels)."
     dev = get_device(device)
-    labels = _resolve_labels(labels, n_per_class, model.n_classes)
-    if num_inference_steps <= 0: raise ValueError(f"num_inference_steps must be positive, got {num_inference_steps}")
-    if batch_size <= 0: raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if output not in SAMPLE_OUTPUTS: raise ValueError(f"output must be one of {SAMPLE_OUTPUTS}, got {output!r}")
     guides = list(guides or [])
     for g in guides:
         if not isinstance(g, Guide): raise TypeError(f"guides must be Guide instances, got {type(g).__name__}")
+    _check_cfg(model, cfg_scale)
+    if getattr(model, "unconditional", False): labels = _resolve_labels(labels, n_per_class, _guides_n_classes(guides), "the guides' classes")
+    else: labels = _resolve_labels(labels, n_per_class, model.n_classes)
+    if num_inference_steps <= 0: raise ValueError(f"num_inference_steps must be positive, got {num_inference_steps}")
+    if batch_size <= 0: raise ValueError(f"batch_size must be positive, got {batch_size}")
+    for g in guides:
         if hasattr(g, "check_denoiser"): g.check_denoiser(model)     # e.g. a PrototypeGuide's class count
     generator = generator if generator is not None else torch.Generator().manual_seed(0)
     pt = noise_schedule.config.prediction_type
     T = noise_schedule.config.num_train_timesteps
-    was_training = model.training; model.eval().to(dev)
     c, s = model.config.channels, model.config.image_size
+    if output == "uint8" and c not in (1, 3):
+        raise ValueError(f"output='uint8' needs a 1- or 3-channel model, this one makes {c}-channel samples (latents?); "
+                         "use output='tensor' and decode them (improve_nb.latent.LatentPipeline does both)")
+    was_training = model.training; model.eval().to(dev)
     out = []
     try:
         for i in range(0, len(labels), batch_size):
@@ -247,9 +284,10 @@ def sample(model: ClassConditionalUNet, noise_schedule, labels=None, n_per_class
                 with torch.no_grad():
                     x = sch.step(from_eps(eps, x, ab, sch.config.prediction_type), t, x, generator=generator,
                                  **({"eta": eta} if sampler == "ddim" else {})).prev_sample
-            out.append(tensor_to_images(x))
+            out.append(tensor_to_images(x) if output == "uint8" else x.detach().float().cpu())
     finally:
         model.train(was_training)
+    if output == "tensor": return (torch.cat(out) if out else torch.zeros((0, c, s, s))), labels.numpy()
     imgs = np.concatenate(out) if out else np.zeros((0, s, s, c), np.uint8)
     return imgs, labels.numpy()
 
@@ -345,10 +383,49 @@ class StepSchedule(Callback):
     def before_batch(self):
         if self.training: self.opt.set_hyper("lr", self.sched((self.start + self.learn.train_iter) / self.total))
 
+# %% ../nbs/02_diffusion.ipynb #a1c3e7d7
+class LatentDataset(torch.utils.data.Dataset):
+    "float32 N×C×h×w latents (already scaled: used as they are), integer labels, class names, split and a JSON-able `meta`."
+    def __init__(self, latents, labels=None, classes: Sequence[str] | None = None, split: str = "train", name: str = "latents",
+                 meta: dict | None = None):
+        x = latents.detach() if torch.is_tensor(latents) else torch.as_tensor(np.asarray(latents))
+        if not torch.is_floating_point(x): raise TypeError(f"{name}/{split}: latents must be floating point, got {x.dtype}")
+        if x.ndim != 4: raise ValueError(f"{name}/{split}: latents must be N×C×h×w, got shape {tuple(x.shape)}")
+        if x.shape[2] != x.shape[3]: raise ValueError(f"{name}/{split}: latents must be square, got {tuple(x.shape[2:])}")
+        if not bool(torch.isfinite(x).all()): raise ValueError(f"{name}/{split}: latents hold NaN or inf values")
+        labels = np.zeros(len(x), np.int64) if labels is None else np.asarray(labels)
+        if labels.ndim != 1 or len(labels) != len(x):
+            raise ValueError(f"{name}/{split}: {len(x)} latents but labels of shape {labels.shape}; expected one int label per latent")
+        if not np.issubdtype(labels.dtype, np.integer): raise TypeError(f"{name}/{split}: labels must be integers, got {labels.dtype}")
+        if classes is None: classes = [str(i) for i in range(int(labels.max()) + 1 if len(labels) else 1)]
+        classes = [str(c) for c in classes]
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(classes)):
+            raise ValueError(f"{name}/{split}: labels span {labels.min()}..{labels.max()} but there are {len(classes)} classes {classes}")
+        self.latents = x.to("cpu", torch.float32).contiguous()
+        self.labels, self.classes, self.split, self.name, self.meta = labels.astype(np.int64), classes, split, name, dict(meta or {})
+
+    @property
+    def channels(self) -> int: return int(self.latents.shape[1])
+    @property
+    def image_size(self) -> int: return int(self.latents.shape[-1])
+    @property
+    def n_classes(self) -> int: return len(self.classes)
+    def __len__(self): return len(self.latents)
+    def __getitem__(self, i): return self.latents[i], int(self.labels[i])
+    def subset(self, idx, split: str | None = None) -> "LatentDataset":
+        "A new dataset holding the items at `idx` (indices or a boolean mask)."
+        idx = np.asarray(idx)
+        idx = np.flatnonzero(idx) if idx.dtype == bool else idx.astype(np.int64)
+        return LatentDataset(self.latents[torch.as_tensor(idx, dtype=torch.long)], self.labels[idx], self.classes,
+                             split or self.split, self.name, self.meta)
+    def __repr__(self):
+        return (f"LatentDataset({self.name!r}, split={self.split!r}, n={len(self)}, size={self.image_size}, "
+                f"channels={self.channels}, classes={self.classes})")
+
 # %% ../nbs/02_diffusion.ipynb #87c85d06
 class StepDL(DataLoader):
     "fastai `DataLoader` yielding the batches of global steps `start..total` from a fixed stream of shuffled epochs (per seed), sharded by rank."
-    def __init__(self, dataset: ImageDataset, bs: int, total_steps: int, start_step: int = 0, seed: int = 0,
+    def __init__(self, dataset: ImageDataset | LatentDataset, bs: int, total_steps: int, start_step: int = 0, seed: int = 0,
                  balanced: bool = False, rank: int | None = None, world_size: int | None = None, **kwargs):
         if len(dataset) == 0: raise ValueError(f"{dataset.name}/{dataset.split}: the training set is empty")
         if bs <= 0 or total_steps <= 0: raise ValueError(f"bs and total_steps must be positive, got bs={bs}, total_steps={total_steps}")
@@ -480,12 +557,13 @@ class CheckpointCallback(Callback):
         self.saved.append(save_checkpoint(self.dir, step, self.learn.model, ema, self.learn.opt, extra, self.keep))
 
 class SampleGridCallback(Callback):
-    "Every `every` global steps (rank 0), sample `n_per_class` images per class with the EMA weights and save a PNG grid."
+    "Every `every` global steps (rank 0), sample `n_per_class` images per class (unconditional: n×n) with the EMA weights and save a PNG grid; `decode` maps latents to uint8 images."
     order = 80
     def __init__(self, out_dir, every: int, noise_schedule, start_step: int = 0, n_per_class: int = 4,
-                 num_inference_steps: int = 20, sampler: str = "ddim", seed: int = 0):
+                 num_inference_steps: int = 20, sampler: str = "ddim", seed: int = 0, decode=None):
         self.dir, self.every, self.ns, self.start = Path(out_dir), every, noise_schedule, start_step
         self.n, self.steps, self.sampler, self.seed, self.written = n_per_class, num_inference_steps, sampler, seed, []
+        self.decode = decode
 
     def after_batch(self):
         step = self.start + self.learn.train_iter
@@ -493,8 +571,10 @@ class SampleGridCallback(Callback):
         ema = next((cb.ema_model for cb in self.learn.cbs if isinstance(cb, EMACallback)), None)
         model = ema if ema is not None else _unwrap(self.learn.model)
         dev = next(model.parameters()).device
-        imgs, _ = sample(model, self.ns, n_per_class=self.n, num_inference_steps=self.steps, sampler=self.sampler,
-                         generator=torch.Generator().manual_seed(self.seed), device=dev)
+        which = dict(labels=[0] * self.n ** 2) if getattr(model, "unconditional", False) else dict(n_per_class=self.n)
+        imgs, _ = sample(model, self.ns, **which, num_inference_steps=self.steps, sampler=self.sampler, device=dev,
+                         generator=torch.Generator().manual_seed(self.seed), output="uint8" if self.decode is None else "tensor")
+        if self.decode is not None: imgs = self.decode(imgs)
         path = self.dir / f"samples-{step:08d}.png"
         with atomic_write(path) as f: to_pil(image_grid(imgs, nrow=self.n)).save(f, format="PNG")
         self.written.append(path)
@@ -509,8 +589,15 @@ class AccelerateTrainer(DistributedTrainer):
     def _wrap_dl(self, dl): return dl
 
 # %% ../nbs/02_diffusion.ipynb #14b2e537
+def _card_use(uncond: bool, latent: bool) -> str:
+    "The sampling line of a model card's usage snippet."
+    if latent: return ('latents, labels = pipe(labels=[0] * 16, sampler="dpm++", num_inference_steps=25, output="tensor")\n'
+                       '# decode them with the autoencoder: improve_nb.latent.LatentPipeline bundles both')
+    if uncond: return 'images, labels = pipe(labels=[0] * 16, sampler="dpm++", num_inference_steps=25)   # labels only matter to guides'
+    return 'images, labels = pipe(n_per_class=8, sampler="dpm++", num_inference_steps=25, cfg_scale=2.0)'
+
 class DenoiserPipeline:
-    "Class-conditional denoiser + EMA copy + training noise schedule: sample, save, load, push to the Hub."
+    "Denoiser (class-conditional or unconditional) + EMA copy + training noise schedule: sample, save, load, push to the Hub."
     def __init__(self, model: ClassConditionalUNet, noise_schedule: DDPMScheduler, ema_model: ClassConditionalUNet | None = None,
                  info: dict | None = None):
         self.model, self.noise_schedule, self.ema_model, self.info = model, noise_schedule, ema_model, dict(info or {})
@@ -527,7 +614,7 @@ class DenoiserPipeline:
     def __call__(self, labels=None, n_per_class=None, num_inference_steps: int = 50, sampler: str = "ddim",
                  cfg_scale: float = 1.0, guides: Sequence[Guide] = (), generator=None, batch_size: int = 64,
                  device="auto", use_ema: bool = True, **kwargs) -> tuple[np.ndarray, np.ndarray]:
-        "Sample (see `sample`): returns uint8 N×H×W×C images and their labels."
+        "Sample (see `sample`): returns uint8 N×H×W×C images (`output='tensor'`: float N×C×H×W) and their labels."
         return sample(self.sampling_model(use_ema), self.noise_schedule, labels, n_per_class, num_inference_steps, sampler,
                       cfg_scale, guides, generator, batch_size, device, **kwargs)
 
@@ -541,7 +628,7 @@ class DenoiserPipeline:
             self.noise_schedule.save_pretrained(tmp / "scheduler")
             save_json(dict(pipeline="DenoiserPipeline", library="improve_nb", classes=self.classes,
                            preset=self.model.config.preset, image_size=self.model.config.image_size,
-                           channels=self.model.config.channels, null_class=self.model.null_class,
+                           channels=self.model.config.channels, null_class=self.model.null_class, unconditional=self.model.unconditional,
                            prediction_type=self.prediction_type, has_ema=self.ema_model is not None, info=self.info),
                       tmp / "pipeline.json")
             if path.exists():
@@ -567,23 +654,25 @@ class DenoiserPipeline:
 
     def model_card(self, repo_id: str | None = None, **card_data) -> ModelCard:
         "A generated Hugging Face model card describing classes, preset, schedule and training info."
-        data = ModelCardData(library_name="improve_nb", tags=["diffusion", "medical-imaging", "class-conditional", "improve_nb"],
+        uncond, latent = self.model.unconditional, self.info.get("data") == "latents"
+        kind = "unconditional" if uncond else "class-conditional"
+        data = ModelCardData(library_name="improve_nb", tags=["diffusion", "medical-imaging", kind, "improve_nb"] + (["latent-diffusion"] if latent else []),
                              license=card_data.pop("license", "apache-2.0"), **card_data)
         n = sum(p.numel() for p in self.model.parameters())
         cfg = self.model.config
-        rows = "\n".join(f"| {i} | {c} |" for i, c in enumerate(self.classes))
+        rows = "\n".join(f"| {i} | {c} |" for i, c in enumerate(self.classes)) if self.classes else "| - | (none: unconditional) |"
         info = "\n".join(f"- {k}: {v}" for k, v in self.info.items()) or "- (no training info recorded)"
         body = f"""---
 {data.to_yaml()}
 ---
 
-# {repo_id or 'improve_nb class-conditional denoiser'}
+# {repo_id or f'improve_nb {kind} denoiser'}
 
-A class-conditional pixel-space diffusion model (diffusers `UNet2DModel`, preset `{cfg.preset}`, {n / 1e6:.2f} M parameters)
-trained with [improve_nb](https://github.com/improve-nb/improve_nb). Images: {cfg.image_size}×{cfg.image_size},
+{'An' if uncond else 'A'} {kind} {'latent' if latent else 'pixel'}-space diffusion model (diffusers `UNet2DModel`, preset `{cfg.preset}`, {n / 1e6:.2f} M parameters)
+trained with [improve_nb](https://github.com/improve-nb/improve_nb). {'Latents' if latent else 'Images'}: {cfg.image_size}×{cfg.image_size},
 {cfg.channels} channel(s). Prediction type: `{self.prediction_type}`, {self.noise_schedule.config.num_train_timesteps}
-training timesteps, β schedule `{self.noise_schedule.config.beta_schedule}`. Class index {self.model.null_class} is the
-null class used for classifier-free guidance. EMA weights included: {self.ema_model is not None}.
+training timesteps, β schedule `{self.noise_schedule.config.beta_schedule}`. {'It ignores labels: steer it with a classifier guide.' if uncond else f'Class index {self.model.null_class} is the null class used for classifier-free guidance.'}
+EMA weights included: {self.ema_model is not None}.
 
 | label | class |
 |---|---|
@@ -596,7 +685,7 @@ null class used for classifier-free guidance. EMA weights included: {self.ema_mo
 ```python
 from improve_nb.diffusion import DenoiserPipeline
 pipe = DenoiserPipeline.from_pretrained(local_dir)   # after huggingface_hub.snapshot_download(repo_id)
-images, labels = pipe(n_per_class=8, sampler="dpm++", num_inference_steps=25, cfg_scale=2.0)
+{_card_use(uncond, latent)}
 ```
 
 Synthetic medical images are for research; they are not for diagnosis.
@@ -614,16 +703,21 @@ Synthetic medical images are for research; they are not for diagnosis.
             return api.upload_folder(repo_id=repo_id, folder_path=str(folder), commit_message=commit_message, repo_type="model")
 
 # %% ../nbs/02_diffusion.ipynb #328ffb63
-def train_denoiser(train_ds: ImageDataset, preset: str = "tiny", steps: int = 1000, bs: int = 64, lr: float = 2e-4,
+def train_denoiser(train_ds: ImageDataset | LatentDataset, preset: str = "tiny", steps: int = 1000, bs: int = 64, lr: float = 2e-4,
                    out_dir=None, ckpt_every: int = 0, resume: bool = False, device="auto", seed: int = 0,
                    prediction_type: str = "epsilon", num_train_timesteps: int = 1000, beta_schedule: str = "squaredcos_cap_v2",
                    p_uncond: float = 0.1, snr_gamma: float | None = None, ema_decay: float = 0.999, ema_warmup: bool = False,
                    precision: str = "no", grad_clip: float | None = 1.0, schedule: str = "cosine", warmup: float = 0.05,
                    wd: float = 0.0, balanced: bool = False, sample_every: int = 0, sample_steps: int = 20,
                    keep_checkpoints: int = 2, model: ClassConditionalUNet | None = None, unet_overrides: dict | None = None,
-                   cbs: Sequence[Callback] = (), progress: bool = True, num_workers: int = 0) -> DenoiserPipeline:
-    "Train a class-conditional denoiser on `train_ds` for `steps` optimiser steps with a fastai `Learner`; returns the `DenoiserPipeline` (`.learn` holds the Learner)."
-    if not isinstance(train_ds, ImageDataset): raise TypeError(f"train_ds must be an improve_nb.data.ImageDataset, got {type(train_ds).__name__}")
+                   cbs: Sequence[Callback] = (), progress: bool = True, num_workers: int = 0, unconditional: bool = False,
+                   decode=None, clip_sample: bool | None = None) -> DenoiserPipeline:
+    "Train a denoiser (class-conditional, or `unconditional`) on images or latents `train_ds` for `steps` optimiser steps with a fastai `Learner`; returns the `DenoiserPipeline` (`.learn` holds the Learner)."
+    if not isinstance(train_ds, (ImageDataset, LatentDataset)):
+        raise TypeError(f"train_ds must be an improve_nb.data.ImageDataset or a LatentDataset, got {type(train_ds).__name__}")
+    latent = isinstance(train_ds, LatentDataset)
+    if latent and sample_every and out_dir is not None and decode is None:
+        raise ValueError(f"{train_ds.name}/{train_ds.split} holds latents: sample grids (sample_every={sample_every}) need decode= (latents -> uint8 images)")
     if steps <= 0: raise ValueError(f"steps must be positive, got {steps}")
     if precision not in ("no", "bf16", "fp16"): raise ValueError(f"precision must be 'no', 'bf16' or 'fp16', got {precision!r}")
     if (ckpt_every or resume) and out_dir is None: raise ValueError("checkpoints and resume=True need out_dir")
@@ -634,24 +728,31 @@ def train_denoiser(train_ds: ImageDataset, preset: str = "tiny", steps: int = 10
     if precision != "no" and dev.type != "cuda": raise ValueError(f"precision={precision!r} needs a CUDA device; got {dev}")
     torch.manual_seed(seed)
     if model is None:
-        model = ClassConditionalUNet(classes=train_ds.classes, image_size=train_ds.image_size, channels=train_ds.channels,
-                                     preset=preset, unet_overrides=unet_overrides)
-    if model.classes != list(train_ds.classes) or model.config.channels != train_ds.channels or model.config.image_size != train_ds.image_size:
-        raise ValueError(f"model (classes={model.classes}, channels={model.config.channels}, size={model.config.image_size}) does not "
+        model = ClassConditionalUNet(classes=None if unconditional else train_ds.classes, image_size=train_ds.image_size,
+                                     channels=train_ds.channels, preset=preset, unet_overrides=unet_overrides, unconditional=unconditional)
+    if unconditional and not model.unconditional: raise ValueError("unconditional=True but the given model is class-conditional")
+    uncond = model.unconditional
+    if (not uncond and model.classes != list(train_ds.classes)) or model.config.channels != train_ds.channels or model.config.image_size != train_ds.image_size:
+        raise ValueError(f"model ({'unconditional' if uncond else f'classes={model.classes}'}, channels={model.config.channels}, size={model.config.image_size}) does not "
                          f"match {train_ds.name}/{train_ds.split} (classes={train_ds.classes}, channels={train_ds.channels}, size={train_ds.image_size})")
     model.to(dev)
-    ns = make_noise_schedule(num_train_timesteps, beta_schedule, prediction_type)
+    if clip_sample is None: clip_sample = not latent          # x̂₀ clipping to [-1, 1] suits pixels, never latents
+    ns = make_noise_schedule(num_train_timesteps, beta_schedule, prediction_type, clip_sample=bool(clip_sample))
     ckpt_dir = Path(out_dir) / "checkpoints" if out_dir is not None else None
     start, ema_model, n_ema, st = 0, None, 0, None
     opt_func = partial(OptimWrapper, opt=partial(torch.optim.AdamW, betas=(0.9, 0.999), eps=1e-8, weight_decay=wd))
     args = dict(preset=model.config.preset, steps=steps, bs=bs, lr=lr, seed=seed, prediction_type=prediction_type,
                 num_train_timesteps=num_train_timesteps, beta_schedule=beta_schedule, p_uncond=p_uncond, snr_gamma=snr_gamma,
                 ema_decay=ema_decay, precision=precision, schedule=schedule, warmup=warmup, wd=wd, world_size=max(1, num_distrib()),
-                dataset=f"{train_ds.name}/{train_ds.split}", n_train=len(train_ds))
+                dataset=f"{train_ds.name}/{train_ds.split}", n_train=len(train_ds), unconditional=uncond,
+                data="latents" if latent else "images", clip_sample=bool(clip_sample))
+    if uncond: args["p_uncond"] = None                       # labels are ignored: nothing to drop
+    if latent and train_ds.meta: args["latents"] = dict(train_ds.meta)
     ckpts = list_checkpoints(ckpt_dir) if resume else []
     if ckpts: start = int(load_json(ckpts[-1] / "state.json")["step"])
-    dl = StepDL(train_ds, bs, steps, min(start, steps), seed, balanced, after_batch=Normalize("diffusion"), device=dev, num_workers=num_workers)
-    dls = DataLoaders(dl, StepDL(train_ds, bs, 1, 0, seed, device=dev, after_batch=Normalize("diffusion")), device=dev)
+    tfm = {} if latent else dict(after_batch=Normalize("diffusion"))     # latents are already in model space
+    dl = StepDL(train_ds, bs, steps, min(start, steps), seed, balanced, device=dev, num_workers=num_workers, **tfm)
+    dls = DataLoaders(dl, StepDL(train_ds, bs, 1, 0, seed, device=dev, **tfm), device=dev)
     learn = Learner(dls, model, loss_func=diffusion_loss, opt_func=opt_func, lr=lr, wd=None, train_bn=True)
     if ckpts:
         ema_model = copy.deepcopy(model)
@@ -663,14 +764,15 @@ def train_denoiser(train_ds: ImageDataset, preset: str = "tiny", steps: int = 10
         start, n_ema = st["step"], st.get("ema_updates", 0)
     pipe = DenoiserPipeline(model, ns, ema_model, info=dict(args, steps_done=start))
     ema_cb = EMACallback(ema_decay, ema_warmup, ema_model, n_ema)
-    learn.add_cbs([_NoValidation(), DiffusionCallback(ns, model.null_class, p_uncond, snr_gamma, seed, start),
+    learn.add_cbs([_NoValidation(), DiffusionCallback(ns, model.null_class, 0.0 if uncond else p_uncond, snr_gamma, seed, start),
                    StepSchedule(lr_schedule(schedule, lr, warmup), steps, start), ema_cb])
     if grad_clip: learn.add_cb(GradientClip(grad_clip))
     if precision != "no": learn.add_cb(MixedPrecision(amp_mode=precision))
     if ckpt_dir is not None and rank_distrib() == 0:
         learn.add_cb(CheckpointCallback(ckpt_dir, ckpt_every, steps, start, keep_checkpoints, dict(args=args),
                                         scaler_state=(st or {}).get("scaler")))
-    if sample_every and out_dir is not None: learn.add_cb(SampleGridCallback(Path(out_dir) / "samples", sample_every, ns, start, seed=seed, num_inference_steps=sample_steps))
+    if sample_every and out_dir is not None:
+        learn.add_cb(SampleGridCallback(Path(out_dir) / "samples", sample_every, ns, start, seed=seed, num_inference_steps=sample_steps, decode=decode))
     if trainer is not None: learn.add_cb(trainer)
     if not progress or rank_distrib() != 0: learn.remove_cb(ProgressCallback)
     for cb in cbs: learn.add_cb(cb)

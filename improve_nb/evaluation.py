@@ -469,8 +469,11 @@ def _as_dataset(x, name: str, classes: Sequence[str] | None = None, split: str =
 
 def downstream_utility(real_train, synthetic, test, ratios: Sequence[float] = (0.5, 1.0, 3.0), seeds: Sequence[int] = (0, 1, 2),
                        arch: str = "resnet10t", epochs: int = 3, bs: int = 64, lr: float = 3e-3, filter_fn: Callable | None = None,
+                       steps: int | None = None,
                        synthetic_only: bool = True, balanced: bool = True, device="auto", classes: Sequence[str] | None = None) -> pd.DataFrame:
-    "Per-seed test scores of classifiers trained on real, synthetic, and real + synthetic at `ratios`; one row per (setting, seed)."
+    """Per-seed test scores of classifiers trained on real, synthetic, and real + synthetic at `ratios`; one row per (setting, seed).
+    `steps`: train every setting for about the same number of optimiser steps (epochs = round(steps·bs / n), at least 1)
+    instead of the same `epochs`, so that a larger mixed set does not win by training longer."""
     real_train = _as_dataset(real_train, "real_train", classes, "train")
     classes = real_train.classes
     synthetic, test = _as_dataset(synthetic, "synthetic", classes), _as_dataset(test, "test", classes, "test")
@@ -496,11 +499,13 @@ def downstream_utility(real_train, synthetic, test, ratios: Sequence[float] = (0
                 ds = real_train if n_s == 0 else ImageDataset(np.concatenate([real_train.images, synthetic.images[sel]]),
                                                               np.concatenate([real_train.labels, synthetic.labels[sel]]), classes, "train", name="mixed")
             n_real = 0 if name == "synthetic" else len(real_train)
-            learn = train_classifier(ds, arch=arch, epochs=epochs, bs=bs, lr=lr, seed=seed, balanced=balanced, device=device)
+            ep = epochs if steps is None else max(1, int(round(steps * bs / len(ds))))
+            learn = train_classifier(ds, arch=arch, epochs=ep, bs=bs, lr=lr, seed=seed, balanced=balanced, device=device)
             s = classification_scores(test.labels, predict_proba(learn.model, test.images, device=device), len(classes))
             rows.append(dict(setting=name, seed=seed, n_real=n_real, n_synthetic=len(ds) - n_real,
                              synth_to_real=(len(ds) - n_real) / n_real if n_real else float("inf"), n_test=len(test),
-                             filtered=filter_fn is not None, arch=arch, epochs=epochs, **s))
+                             filtered=filter_fn is not None, arch=arch, epochs=ep,
+                             steps=ep * (len(ds) // min(bs, len(ds))), **s))
     return pd.DataFrame(rows)
 
 def summarize_utility(df: pd.DataFrame, metrics=("accuracy", "balanced_accuracy", "macro_f1", "macro_auc"), conf: float = 0.95) -> pd.DataFrame:

@@ -1,5 +1,6 @@
-"""`PrototypeGuide`: steer a diffusion sampler towards the target class's prototype in a `PrototypeNet`'s embedding
-space, a pluggable correction to the noise prediction for `improve_nb.diffusion.sample`.
+"""`PrototypeGuide` (IMPROVE: steer a diffusion sampler towards the target class's prototype in a `PrototypeNet`'s
+embedding space) and `ClassifierGuide` with its `NoisyClassifier` (HistoDiffusion: classifier guidance by a
+classifier of noisy pixels or latents): pluggable corrections to the noise prediction for `improve_nb.diffusion.sample`.
 
 Docs: https://improve-nb.github.io/improve_nb/guidance.html.md"""
 
@@ -8,19 +9,35 @@ Docs: https://improve-nb.github.io/improve_nb/guidance.html.md"""
 # %% ../nbs/04_guidance.ipynb #7c902dee
 from __future__ import annotations
 import math
-from typing import Callable
+from functools import partial
+from typing import Callable, Sequence
 
 import numpy as np
+import pandas as pd
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from diffusers.configuration_utils import ConfigMixin, register_to_config
+from diffusers.models.embeddings import TimestepEmbedding, Timesteps
+from diffusers.models.modeling_utils import ModelMixin
+from diffusers.models.resnet import Downsample2D, ResnetBlock2D
+from fastai.callback.core import Callback
+from fastai.callback.progress import ProgressCallback  # noqa: F401  (patches Learner.no_bar)
+from fastai.callback.schedule import fit_one_cycle  # noqa: F401  (patches Learner.fit_one_cycle)
+from fastai.data.core import DataLoaders
+from fastai.data.load import DataLoader
+from fastai.learner import Learner
+from fastai.losses import CrossEntropyLossFlat
+from fastai.optimizer import OptimWrapper
 
-from .core import images_to_tensor
-from .diffusion import Guide
+from .core import get_device, images_to_tensor
+from .data import ImageDataset, stratified_split
+from .diffusion import Guide, StepDL, make_noise_schedule
 from .prototypes import METRICS, PrototypeNet
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'GRAD_NORMS', 'target_distance', 'PrototypeGuide', 'mean_prototype_distance', 'Guide']
+__all__ = ['SCHEDULES', 'GRAD_NORMS', 'target_distance', 'PrototypeGuide', 'mean_prototype_distance', 'NoisyClassifier',
+           'NoisyInputCallback', 'noisy_accuracy', 'train_noisy_classifier', 'ClassifierGuide', 'Guide']
 
 # %% ../nbs/04_guidance.ipynb #528623d1
 def target_distance(z: torch.Tensor, prototypes: torch.Tensor, labels: torch.Tensor, metric: str = "sqeuclidean") -> torch.Tensor:
@@ -44,7 +61,8 @@ class PrototypeGuide(Guide):
     def __init__(self, net: nn.Module, prototypes: torch.Tensor | None = None, scale: float = 0.1,
                  t_window: tuple[float, float] = (0.0, 1.0), metric: str | None = None, mode: str = "cheap",
                  grad_norm: str | None = "eps", max_ratio: float = 1.0, schedule: str | Callable = "constant",
-                 input: str = "auto", n_classes: int | None = None, num_train_timesteps: int = 1000, clip_x0: bool = False):
+                 input: str = "auto", n_classes: int | None = None, num_train_timesteps: int = 1000, clip_x0: bool = False,
+                 decode: Callable | None = None):
         if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
             raise ValueError(f"PrototypeGuide: scale must be a finite number >= 0, got {scale!r}")
         super().__init__(scale, t_window)
@@ -71,13 +89,16 @@ class PrototypeGuide(Guide):
         self.net, self.prototypes, self.metric, self.mode = net.eval(), p, metric, mode
         self.grad_norm, self.max_ratio, self.schedule, self.input = grad_norm, float(max_ratio), schedule, input
         self.time_cond, self.T, self.clip_x0 = bool(_get("time_cond", False)), int(num_train_timesteps), clip_x0
+        if decode is not None and not callable(decode): raise TypeError(f"PrototypeGuide: decode must be callable (e.g. LatentCodec.decode_tensor), got {type(decode).__name__}")
+        self.decode = decode          # latent diffusion: differentiable map from the denoiser's space to the net's [-1, 1] pixels
         self.last: dict = {}
 
     @property
     def n_classes(self) -> int: return self.prototypes.shape[0]
 
     def check_denoiser(self, model) -> "PrototypeGuide":
-        "Raise unless `model` (a `ClassConditionalUNet` or UNet with `num_class_embeds`) has as many classes as the prototypes."
+        "Raise unless `model` (a `ClassConditionalUNet` or UNet with `num_class_embeds`) has as many classes as the prototypes (an unconditional denoiser has none to match)."
+        if getattr(model, "unconditional", False): return self
         n = getattr(model, "n_classes", None)
         if n is None and hasattr(model, "config") and getattr(model.config, "num_class_embeds", None): n = model.config.num_class_embeds - 1
         if n is not None and n != self.n_classes:
@@ -119,6 +140,7 @@ class PrototypeGuide(Guide):
                 e = model_fn(x, t, labels).float()
             else: e = eps.detach().float()
             inp = x if self.input == "xt" else (x - s1 * e) / a_b.sqrt()
+            if self.decode is not None: inp = self.decode(inp)
             if self.clip_x0: inp = inp.clamp(-1, 1)
             d = self.distance(inp, labels, sigma)
             g, = torch.autograd.grad(d.sum(), x)
@@ -133,7 +155,8 @@ class PrototypeGuide(Guide):
 
     def __repr__(self):
         return (f"PrototypeGuide(scale={self.scale}, t_window={self.t_window}, metric={self.metric!r}, mode={self.mode!r}, "
-                f"grad_norm={self.grad_norm!r}, schedule={self.schedule!r}, input={self.input!r}, n_classes={self.n_classes})")
+                f"grad_norm={self.grad_norm!r}, schedule={self.schedule!r}, input={self.input!r}, n_classes={self.n_classes}"
+                f"{', decode=' + getattr(self.decode, '__qualname__', type(self.decode).__name__) if self.decode is not None else ''})")
 
 # %% ../nbs/04_guidance.ipynb #8c8ede44
 _all_ = ["Guide"]
@@ -148,3 +171,295 @@ def mean_prototype_distance(net: nn.Module, images, labels, prototypes: torch.Te
     dev = next(net.parameters()).device
     out = [g.distance(x[i:i + bs].to(dev), y[i:i + bs].to(dev), torch.zeros(len(x[i:i + bs]), device=dev)) for i in range(0, len(x), bs)]
     return torch.cat(out).cpu() if out else torch.zeros(0)
+
+# %% ../nbs/04_guidance.ipynb #87e4329c
+def _classifier_n_classes(classifier) -> int | None:
+    "The class count a classifier declares (`n_classes`, `config.classes` or `num_classes`), or None."
+    n = getattr(classifier, "n_classes", None)
+    if n is None:
+        cfg = getattr(classifier, "config", None)
+        classes = cfg.get("classes") if isinstance(cfg, dict) else getattr(cfg, "classes", None)
+        if classes is not None: n = len(classes)
+    if n is None: n = getattr(classifier, "num_classes", None)
+    return None if n is None else int(n)
+
+class NoisyClassifier(ModelMixin, ConfigMixin):
+    "p(y | x_t, t) for noisy pixel or latent inputs: an ADM-style encoder of diffusers `ResnetBlock2D`s fed a timestep embedding."
+    @register_to_config
+    def __init__(self, classes: Sequence[str] = ("0", "1"), in_channels: int = 3, image_size: int = 32, width: int = 32,
+                 depth: int = 2, layers_per_block: int = 1, channel_mult: Sequence[int] | None = None, norm_num_groups: int = 8,
+                 dropout: float = 0.0, time_embedding_norm: str = "scale_shift", num_train_timesteps: int = 1000):
+        super().__init__()
+        classes = [str(c) for c in classes]
+        if len(classes) < 2: raise ValueError(f"NoisyClassifier: need at least 2 classes, got {classes}")
+        if in_channels < 1 or width < 1 or depth < 1 or layers_per_block < 1:
+            raise ValueError(f"NoisyClassifier: in_channels, width, depth and layers_per_block must be >= 1, got "
+                             f"{in_channels}, {width}, {depth}, {layers_per_block}")
+        mult = list(channel_mult) if channel_mult is not None else [min(2 ** i, 4) for i in range(depth)]
+        if len(mult) != depth: raise ValueError(f"NoisyClassifier: channel_mult has {len(mult)} entries for depth={depth}")
+        chans = [width * m for m in mult]
+        if any(c % norm_num_groups for c in [width] + chans):
+            raise ValueError(f"NoisyClassifier: channel counts {[width] + chans} must be multiples of norm_num_groups={norm_num_groups}")
+        if image_size < 1 or image_size % 2 ** (depth - 1):
+            raise ValueError(f"NoisyClassifier: image_size={image_size} must be a positive multiple of {2 ** (depth - 1)} (depth={depth})")
+        self.register_to_config(classes=classes)
+        temb = 4 * width
+        self.time_proj = Timesteps(width, flip_sin_to_cos=True, downscale_freq_shift=0)
+        self.time_embedding = TimestepEmbedding(width, temb)
+        self.conv_in = nn.Conv2d(in_channels, width, 3, padding=1)
+        blocks, c_in = [], width
+        for i, c in enumerate(chans):
+            for _ in range(layers_per_block):
+                blocks.append(ResnetBlock2D(in_channels=c_in, out_channels=c, temb_channels=temb, groups=norm_num_groups,
+                                            dropout=dropout, time_embedding_norm=time_embedding_norm))
+                c_in = c
+            if i < depth - 1: blocks.append(Downsample2D(c, use_conv=True, name="op"))
+        self.blocks = nn.ModuleList(blocks)
+        self.norm_out = nn.GroupNorm(norm_num_groups, c_in)
+        self.head = nn.Linear(c_in, len(classes))
+
+    def __getattr__(self, name):
+        # diffusers' ModelMixin looks unknown names up in its config (warning, then KeyError for dict-method names such as
+        # `values` that fastai's Learner probes); names that are not config keys go straight to nn.Module: AttributeError.
+        cfg = self.__dict__.get("_internal_dict")
+        if cfg is not None and name not in cfg: return nn.Module.__getattr__(self, name)
+        return super().__getattr__(name)
+
+    @property
+    def classes(self) -> list[str]: return list(self.config.classes)
+    @property
+    def n_classes(self) -> int: return len(self.config.classes)
+
+    def forward(self, x: torch.Tensor, t) -> torch.Tensor:
+        "Logits N×n_classes for noisy inputs `x` (N×C×H×W, in the denoiser's space) at integer timesteps `t` (scalar or N)."
+        C, S = self.config.in_channels, self.config.image_size
+        if x.ndim != 4 or x.shape[1] != C or tuple(x.shape[-2:]) != (S, S):
+            raise ValueError(f"NoisyClassifier: expected inputs N×{C}×{S}×{S} (in_channels={C}, image_size={S}), got {tuple(x.shape)}")
+        t = torch.as_tensor(t, device=x.device)
+        if t.ndim == 0: t = t.expand(len(x))
+        if t.shape != (len(x),): raise ValueError(f"NoisyClassifier: t must be a scalar or hold one timestep per input ({len(x)}), got shape {tuple(t.shape)}")
+        emb = self.time_embedding(self.time_proj(t).to(self.dtype))
+        h = self.conv_in(x.to(self.dtype))
+        for b in self.blocks: h = b(h, emb) if isinstance(b, ResnetBlock2D) else b(h)
+        return self.head(F.silu(self.norm_out(h)).mean((-2, -1)))
+
+# %% ../nbs/04_guidance.ipynb #78be7f9f
+def _is_latent_set(x) -> bool:
+    "A data set of float latents (e.g. `improve_nb.diffusion.LatentDataset`): `.latents`, `.labels`, `.classes`."
+    return all(hasattr(x, a) for a in ("latents", "labels", "classes"))
+
+def _model_inputs(x, labels, classes, who: str) -> tuple[torch.Tensor, np.ndarray, list[str]]:
+    "(float N×C×H×W, int64 labels, class names) from an `ImageDataset` (pixels -> [-1, 1]), a latent data set, or a float tensor + labels + classes."
+    if isinstance(x, ImageDataset) or _is_latent_set(x):
+        nm = f"{getattr(x, 'name', type(x).__name__)}/{getattr(x, 'split', '')}"
+        if classes is not None and [str(c) for c in classes] != list(x.classes):
+            raise ValueError(f"{who}: classes={list(classes)} but {nm} has classes {list(x.classes)}")
+        if labels is not None: raise ValueError(f"{who}: pass labels only with a tensor; {nm} carries its own")
+        if isinstance(x, ImageDataset): return images_to_tensor(x.images), x.labels.astype(np.int64), list(x.classes)
+        x, labels, classes = x.latents, x.labels, list(x.classes)                   # latents: already in model space
+    if isinstance(x, np.ndarray) and np.issubdtype(x.dtype, np.floating): x = torch.from_numpy(x)
+    if not torch.is_tensor(x) or not x.is_floating_point():
+        raise TypeError(f"{who}: expected an ImageDataset, a LatentDataset or a float tensor N×C×H×W (already in model space: [-1, 1] pixels or "
+                        f"scaled latents), got {type(x).__name__}{'' if not torch.is_tensor(x) else ' of dtype ' + str(x.dtype)}")
+    if x.ndim != 4: raise ValueError(f"{who}: expected a float tensor N×C×H×W, got shape {tuple(x.shape)}")
+    if len(x) == 0: raise ValueError(f"{who}: no inputs (shape {tuple(x.shape)})")
+    if not torch.isfinite(x).all(): raise ValueError(f"{who}: inputs contain NaN or inf")
+    if labels is None: raise ValueError(f"{who}: a tensor input needs labels (one int per input)")
+    if classes is None: raise ValueError(f"{who}: a tensor input needs classes (a list of class names, or their count)")
+    classes = [str(i) for i in range(classes)] if isinstance(classes, int) else [str(c) for c in classes]
+    y = np.asarray(labels.cpu() if torch.is_tensor(labels) else labels).reshape(-1)
+    if len(y) != len(x): raise ValueError(f"{who}: {len(y)} labels for {len(x)} inputs")
+    if not np.issubdtype(y.dtype, np.integer): raise TypeError(f"{who}: labels must be integers, got {y.dtype}")
+    if len(y) and (y.min() < 0 or y.max() >= len(classes)):
+        raise ValueError(f"{who}: labels span {y.min()}..{y.max()} but there are {len(classes)} classes {classes}")
+    return x.detach().float().cpu(), y.astype(np.int64), classes
+
+class _Tensors(torch.utils.data.Dataset):
+    "Float inputs with int labels, shaped for `StepDL` (which reads `labels`, `name` and `split`)."
+    def __init__(self, x: torch.Tensor, labels: np.ndarray, name: str = "inputs", split: str = "train"):
+        self.x, self.labels, self.name, self.split = x, np.asarray(labels), name, split
+    def __len__(self): return len(self.x)
+    def __getitem__(self, i): return self.x[i], int(self.labels[i])
+
+def _t_bounds(t_range, T: int) -> tuple[int, int]:
+    "Integer timesteps [lo, hi] (inclusive) covered by the fraction range `t_range` of T."
+    lo, hi = t_range
+    if not 0.0 <= lo < hi <= 1.0: raise ValueError(f"t_range must satisfy 0 <= lo < hi <= 1, got {t_range}")
+    a = min(T - 1, int(math.floor(lo * T)))
+    return a, max(a, min(T - 1, int(math.ceil(hi * T)) - 1))
+
+class NoisyInputCallback(Callback):
+    "Batch transform: clean inputs x₀ -> (x_t, t) with q(x_t | x₀) at timesteps uniform in `t_range`·T, seeded per step."
+    order = 0
+    def __init__(self, noise_schedule, t_range=(0.0, 1.0), seed: int = 0, flip: bool = False):
+        self.ns, self.seed, self.flip = noise_schedule, int(seed), flip
+        self.lo, self.hi = _t_bounds(t_range, noise_schedule.config.num_train_timesteps)
+    def before_batch(self):
+        if not self.training: return
+        x0 = self.learn.xb[0]
+        g = torch.Generator().manual_seed(self.seed * 1_000_003 + self.learn.train_iter)
+        t = torch.randint(self.lo, self.hi + 1, (len(x0),), generator=g)
+        noise = torch.randn(x0.shape, generator=g)
+        if self.flip:
+            fh, fv = torch.rand(2, len(x0), generator=g) < 0.5
+            x0 = torch.where(fh.to(x0.device).view(-1, 1, 1, 1), x0.flip(-1), x0)
+            x0 = torch.where(fv.to(x0.device).view(-1, 1, 1, 1), x0.flip(-2), x0)
+        t = t.to(x0.device)
+        self.learn.xb = (self.ns.add_noise(x0, noise.to(x0.device, x0.dtype), t), t)
+
+# %% ../nbs/04_guidance.ipynb #b5b5cc8e
+@torch.no_grad()
+def noisy_accuracy(classifier: nn.Module, x, labels, noise_schedule, bins: int = 5, repeats: int = 1, seed: int = 0,
+                   bs: int = 256) -> pd.DataFrame:
+    "Accuracy and NLL of `classifier(x_t, t)` on clean `x` (N×C×H×W, model space) noised in each timestep bin t/T ∈ [k/bins, (k+1)/bins); rows 'clean' (t=0) and 'all' added."
+    if bins < 1: raise ValueError(f"noisy_accuracy: bins must be >= 1, got {bins}")
+    x = torch.as_tensor(x).float()
+    y = torch.as_tensor(np.asarray(labels)).long().reshape(-1)
+    if len(x) == 0 or len(y) != len(x): raise ValueError(f"noisy_accuracy: need one label per input, got {len(x)} inputs and {len(y)} labels")
+    T = noise_schedule.config.num_train_timesteps
+    dev = next(classifier.parameters()).device
+    was = classifier.training; classifier.eval()
+    g = torch.Generator().manual_seed(int(seed))
+    def run(t_lo, t_hi):
+        correct, nll, n = 0, 0.0, 0
+        for _ in range(repeats):
+            t = torch.randint(t_lo, t_hi + 1, (len(x),), generator=g)
+            noise = torch.randn(x.shape, generator=g)
+            for i in range(0, len(x), bs):
+                xt = noise_schedule.add_noise(x[i:i + bs], noise[i:i + bs], t[i:i + bs]).to(dev)
+                lp = F.log_softmax(classifier(xt, t[i:i + bs].to(dev)).float(), -1).cpu()
+                yy = y[i:i + bs]
+                correct += int((lp.argmax(-1) == yy).sum()); nll -= float(lp[torch.arange(len(yy)), yy].sum()); n += len(yy)
+        return dict(accuracy=correct / n, nll=nll / n, n=n)
+    rows = [dict(bin="clean", t_lo=0, t_hi=0, **run(0, 0))]
+    for k in range(bins):
+        lo, hi = _t_bounds((k / bins, (k + 1) / bins), T)
+        rows.append(dict(bin=f"[{k / bins:.2f}, {(k + 1) / bins:.2f})", t_lo=lo, t_hi=hi, **run(lo, hi)))
+    b = rows[1:]
+    n = sum(r["n"] for r in b)
+    rows.append(dict(bin="all", t_lo=0, t_hi=T - 1, accuracy=sum(r["accuracy"] * r["n"] for r in b) / n,
+                     nll=sum(r["nll"] * r["n"] for r in b) / n, n=n))
+    classifier.train(was)
+    return pd.DataFrame(rows)
+
+def train_noisy_classifier(x, labels=None, classes=None, noise_schedule=None, steps: int = 500, bs: int = 64, lr: float = 2e-3,
+                           t_range: tuple[float, float] = (0.0, 1.0), seed: int = 0, device="auto", valid=None, bins: int = 5,
+                           valid_frac: float = 0.2, balanced: bool = True, flip: bool = False, wd: float = 0.01,
+                           model: NoisyClassifier | None = None, progress: bool = False, **model_kw) -> tuple[NoisyClassifier, dict]:
+    "Train a `NoisyClassifier` on inputs noised at random timesteps of `noise_schedule` (fastai `Learner`); returns (classifier, report)."
+    who = "train_noisy_classifier"
+    if steps <= 0 or bs <= 0: raise ValueError(f"{who}: steps and bs must be positive, got steps={steps}, bs={bs}")
+    ns = noise_schedule if noise_schedule is not None else make_noise_schedule()
+    T = ns.config.num_train_timesteps
+    _t_bounds(t_range, T)
+    if not 0 <= valid_frac < 1: raise ValueError(f"{who}: valid_frac must lie in [0, 1), got {valid_frac}")
+    xs, ys, classes = _model_inputs(x, labels, classes, who)
+    if valid is not None:
+        if isinstance(valid, (tuple, list)) and len(valid) == 2: vx, vl = valid
+        elif isinstance(valid, ImageDataset) or _is_latent_set(valid): vx, vl = valid, None
+        else: raise TypeError(f"{who}: valid must be an ImageDataset, a LatentDataset or an (inputs, labels) pair, got {type(valid).__name__}")
+        xv, yv, vclasses = _model_inputs(vx, vl, None if vl is None else classes, f"{who} (valid)")
+        if vclasses != classes: raise ValueError(f"{who}: the valid set's classes {vclasses} differ from the training classes {classes}")
+        xt_, yt_, valid_on = xs, ys, "valid"
+    elif valid_frac > 0:
+        split = stratified_split(ys, (1 - valid_frac, valid_frac), seed=seed)
+        xt_, yt_, xv, yv, valid_on = xs[split == 0], ys[split == 0], xs[split == 1], ys[split == 1], f"held-out {valid_frac:.0%} of x"
+        if len(xv) == 0: xv, yv, valid_on = xt_, yt_, "train (too few inputs to hold any out)"
+    else: xt_, yt_, xv, yv, valid_on = xs, ys, xs, ys, "train"
+    if xv.shape[1:] != xs.shape[1:]: raise ValueError(f"{who}: valid inputs are {tuple(xv.shape[1:])}, training inputs {tuple(xs.shape[1:])}")
+    counts = np.bincount(yt_, minlength=len(classes))
+    if (counts == 0).any():
+        raise ValueError(f"{who}: no training inputs for class(es) {[classes[i] for i in np.flatnonzero(counts == 0)]}; every class needs some")
+    dev = get_device(device)
+    torch.manual_seed(seed)
+    if model is None:
+        model = NoisyClassifier(classes, in_channels=xs.shape[1], image_size=xs.shape[-1], num_train_timesteps=T, **model_kw)
+    elif model.classes != classes or model.config.in_channels != xs.shape[1] or model.config.image_size != xs.shape[-1]:
+        raise ValueError(f"{who}: model (classes={model.classes}, in_channels={model.config.in_channels}, image_size={model.config.image_size}) "
+                         f"does not match the inputs (classes={classes}, {xs.shape[1]} channels, {xs.shape[-1]} px)")
+    model.to(dev)
+    dl = StepDL(_Tensors(xt_, yt_), min(bs, len(xt_)), steps, 0, seed, balanced, device=dev)
+    vdl = DataLoader(_Tensors(xt_[:0], yt_[:0], split="valid"), bs=bs, device=dev)
+    opt_func = partial(OptimWrapper, opt=partial(torch.optim.AdamW, weight_decay=wd))
+    learn = Learner(DataLoaders(dl, vdl, device=dev), model, loss_func=CrossEntropyLossFlat(), opt_func=opt_func, lr=lr, wd=None,
+                    cbs=[NoisyInputCallback(ns, t_range, seed, flip)])
+    if progress: learn.fit_one_cycle(1, lr)
+    else:
+        with learn.no_bar(), learn.no_logging(): learn.fit_one_cycle(1, lr)
+    model.eval()
+    table = noisy_accuracy(model, xv, yv, ns, bins=bins, seed=seed)
+    report = dict(accuracy=float(table.accuracy.iloc[-1]), clean_accuracy=float(table.accuracy.iloc[0]), per_bin=table,
+                  chance=1 / len(classes), valid_on=valid_on, n_train=len(xt_), n_valid=len(xv), steps=steps, bs=bs, lr=lr,
+                  t_range=tuple(t_range), seed=seed, classes=classes, train_loss=[float(l) for l in learn.recorder.losses])
+    return model, report
+
+# %% ../nbs/04_guidance.ipynb #d99cd95f
+class ClassifierGuide(Guide):
+    "Classifier guidance: the correction −scale·√(1−ᾱ_t)·∇_{x_t} log p(y | x_t, t) of a noisy classifier (see the notes above)."
+    def __init__(self, classifier: nn.Module, scale: float = 1.0, t_window: tuple[float, float] = (0.0, 1.0),
+                 n_classes: int | None = None):
+        if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
+            raise ValueError(f"ClassifierGuide: scale must be a finite number >= 0, got {scale!r}")
+        super().__init__(scale, t_window)
+        if not isinstance(classifier, nn.Module):
+            raise TypeError(f"ClassifierGuide: classifier must be a torch module `forward(x_t, t) -> logits` (e.g. a NoisyClassifier), got {type(classifier).__name__}")
+        n = _classifier_n_classes(classifier)
+        if n_classes is not None and n is not None and n != n_classes:
+            raise ValueError(f"ClassifierGuide: the classifier predicts {n} classes but n_classes={n_classes}")
+        if n_classes is None and n is None:
+            raise ValueError(f"ClassifierGuide: {type(classifier).__name__} declares no class count (n_classes / config.classes); pass n_classes=")
+        self.classifier, self._n, self.last = classifier.eval(), int(n_classes if n_classes is not None else n), {}
+
+    @property
+    def n_classes(self) -> int: return self._n
+
+    def check_denoiser(self, model) -> "ClassifierGuide":
+        "Raise unless `model` works in the classifier's input space and, when class-conditional, has its class count (`model.unconditional`: not counted)."
+        ccfg, mcfg = getattr(self.classifier, "config", None), getattr(model, "config", None)
+        cin, ch = getattr(ccfg, "in_channels", None), getattr(mcfg, "channels", None)
+        if isinstance(cin, int) and isinstance(ch, int) and cin != ch:
+            raise ValueError(f"ClassifierGuide: the classifier takes {cin}-channel inputs but the denoiser works on {ch} channels "
+                             f"(a pixel-space classifier with a latent denoiser, or the reverse?)")
+        csz, msz = getattr(ccfg, "image_size", None), getattr(mcfg, "image_size", None)
+        if isinstance(csz, int) and isinstance(msz, int) and csz != msz:
+            raise ValueError(f"ClassifierGuide: the classifier takes {csz}×{csz} inputs but the denoiser works at {msz}×{msz}")
+        if getattr(model, "unconditional", False): return self
+        n = getattr(model, "n_classes", None)
+        if n is None and hasattr(model, "config") and getattr(model.config, "num_class_embeds", None): n = model.config.num_class_embeds - 1
+        if n is not None and int(n) != self.n_classes:
+            raise ValueError(f"ClassifierGuide: the classifier predicts {self.n_classes} classes but the denoiser has n_classes={n}; "
+                             f"train both on the same classes (or use an unconditional denoiser)")
+        return self
+
+    def log_prob(self, x: torch.Tensor, t, labels: torch.Tensor) -> torch.Tensor:
+        "log p(labels | x, t) (N) under the classifier."
+        logits = self.classifier(x, t)
+        if logits.ndim != 2 or logits.shape != (len(x), self.n_classes):
+            raise ValueError(f"ClassifierGuide: the classifier returned shape {tuple(logits.shape)}; expected logits {len(x)}×{self.n_classes}")
+        return F.log_softmax(logits.float(), -1).gather(1, labels[:, None])[:, 0]
+
+    def __call__(self, x_t, t, eps, labels, alpha_bar_t, model_fn=None) -> torch.Tensor:
+        "Correction to add to `eps` at timestep `t`: −scale·√(1−ᾱ_t)·∇ log p(y | x_t, t), from a detached copy of `x_t`."
+        labels = torch.as_tensor(labels, device=x_t.device).long().reshape(-1)
+        if len(labels) != len(x_t): raise ValueError(f"ClassifierGuide: {len(labels)} labels for {len(x_t)} samples")
+        if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes):
+            raise ValueError(f"ClassifierGuide: labels span {int(labels.min())}..{int(labels.max())} but the classifier predicts "
+                             f"{self.n_classes} classes")
+        T = getattr(getattr(self.classifier, "config", None), "num_train_timesteps", None)
+        if isinstance(T, int) and not 0 <= int(t) < T:
+            raise ValueError(f"ClassifierGuide: timestep {int(t)} lies outside the classifier's training schedule (0..{T - 1})")
+        p = next(self.classifier.parameters(), None)
+        if p is not None and p.device != x_t.device: self.classifier.to(x_t.device)     # follow the sampler's device
+        a = torch.as_tensor(alpha_bar_t, device=x_t.device, dtype=torch.float32)
+        s1 = (1 - (a.reshape(-1, *([1] * (x_t.ndim - 1))) if a.ndim else a)).clamp_min(0).sqrt()
+        tt = torch.full((len(x_t),), int(t), device=x_t.device, dtype=torch.long)
+        with torch.enable_grad():
+            x = x_t.detach().to(p.dtype if p is not None else torch.float32).requires_grad_(True)
+            lp = self.log_prob(x, tt, labels)
+            g, = torch.autograd.grad(lp.sum(), x)
+        g = g.float()
+        self.last = {"t": int(t), "log_prob": lp.detach(), "grad_rms": _rms(g).flatten()}
+        return (-self.scale * s1 * g).to(eps.dtype)
+
+    def __repr__(self):
+        return f"ClassifierGuide({type(self.classifier).__name__}, scale={self.scale}, t_window={self.t_window}, n_classes={self.n_classes})"
