@@ -6,7 +6,7 @@ Docs: https://improve-nb.github.io/improve_nb/core.html.md"""
 
 # %% ../nbs/00_core.ipynb #2e27145c
 from __future__ import annotations
-import json, os, random, tempfile
+import json, os, random, shutil, tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from PIL import Image
 
 # %% auto #0
 __all__ = ['get_device', 'seed_everything', 'check_uint8_images', 'images_to_tensor', 'tensor_to_images', 'to_pil', 'from_pil',
-           'image_grid', 'show_grid', 'atomic_write', 'save_json', 'load_json']
+           'image_grid', 'show_grid', 'atomic_write', 'atomic_folder', 'save_json', 'load_json']
 
 # %% ../nbs/00_core.ipynb #f5d5fdc5
 def get_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -133,6 +133,20 @@ def atomic_write(path, mode: str = "wb"):
     except BaseException:
         if os.path.exists(tmp): os.remove(tmp)
         raise
+
+@contextmanager
+def atomic_folder(path):
+    "Yield a temporary folder beside `path` to fill; on success it replaces `path` (any old folder removed), on error it is deleted."
+    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".tmp-{path.name}-"))
+    try:
+        yield tmp
+        if path.exists():
+            old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".old-{path.name}-")); os.replace(path, old / "x")
+            os.replace(tmp, path); shutil.rmtree(old, ignore_errors=True)
+        else: os.replace(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True); raise
 
 def save_json(obj, path, **kw) -> Path:
     "Write `obj` as indented JSON to `path` atomically."

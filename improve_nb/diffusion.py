@@ -36,7 +36,7 @@ from fastai.torch_core import num_distrib, rank_distrib
 from huggingface_hub import HfApi, ModelCard, ModelCardData
 from safetensors.torch import load_file, save_file
 
-from .core import atomic_write, get_device, image_grid, load_json, save_json, tensor_to_images, to_pil
+from .core import atomic_folder, atomic_write, get_device, image_grid, load_json, save_json, tensor_to_images, to_pil
 from .data import ImageDataset, Normalize
 
 # %% auto #0
@@ -620,9 +620,8 @@ class DenoiserPipeline:
 
     def save_pretrained(self, path) -> Path:
         "Write the pipeline to folder `path` (safetensors + JSON), replacing it atomically."
-        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".tmp-{path.name}-"))
-        try:
+        path = Path(path)
+        with atomic_folder(path) as tmp:
             self.model.save_pretrained(tmp / "model")
             if self.ema_model is not None: self.ema_model.save_pretrained(tmp / "ema")
             self.noise_schedule.save_pretrained(tmp / "scheduler")
@@ -631,12 +630,6 @@ class DenoiserPipeline:
                            channels=self.model.config.channels, null_class=self.model.null_class, unconditional=self.model.unconditional,
                            prediction_type=self.prediction_type, has_ema=self.ema_model is not None, info=self.info),
                       tmp / "pipeline.json")
-            if path.exists():
-                old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".old-{path.name}-")); os.replace(path, old / "x")
-                os.replace(tmp, path); shutil.rmtree(old, ignore_errors=True)
-            else: os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True); raise
         return path
 
     @classmethod

@@ -9,7 +9,7 @@ Docs: https://improve-nb.github.io/improve_nb/latent.html.md"""
 
 # %% ../nbs/06_latent.ipynb #40e10754
 from __future__ import annotations
-import math, os, shutil, tempfile, time
+import math, time
 from functools import partial
 from pathlib import Path
 from typing import Sequence
@@ -27,7 +27,7 @@ from fastai.learner import Learner
 from fastai.optimizer import OptimWrapper
 from fastai.torch_core import rank_distrib
 
-from .core import check_uint8_images, get_device, images_to_tensor, load_json, save_json, tensor_to_images
+from .core import atomic_folder, check_uint8_images, get_device, images_to_tensor, load_json, save_json, tensor_to_images
 from .data import ImageDataset, Normalize, resize_images
 from .diffusion import (DenoiserPipeline, Guide, LatentDataset, StepDL, StepSchedule, _NoValidation, lr_schedule,
                                   train_denoiser)
@@ -139,16 +139,9 @@ class LatentCodec(nn.Module):
 
     def save_pretrained(self, path) -> Path:
         "Write the `AutoencoderKL` folder (config.json + safetensors) to `path`, replacing it atomically."
-        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".tmp-{path.name}-"))
-        try:
+        path = Path(path)
+        with atomic_folder(path) as tmp:
             self.vae.save_pretrained(tmp)
-            if path.exists():
-                old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".old-{path.name}-")); os.replace(path, old / "x")
-                os.replace(tmp, path); shutil.rmtree(old, ignore_errors=True)
-            else: os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True); raise
         return path
 
     @classmethod
@@ -353,21 +346,14 @@ class LatentPipeline:
 
     def save_pretrained(self, path) -> Path:
         "Write `denoiser/`, `autoencoder/` and `latent_pipeline.json` to folder `path`, replacing it atomically."
-        path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".tmp-{path.name}-"))
-        try:
+        path = Path(path)
+        with atomic_folder(path) as tmp:
             self.denoiser.save_pretrained(tmp / "denoiser")
             self.codec.save_pretrained(tmp / "autoencoder")
             save_json(dict(pipeline="LatentPipeline", library="improve_nb", classes=self.classes, unconditional=self.unconditional,
                            latent_shape=[self.codec.latent_channels, self.codec.latent_size, self.codec.latent_size],
                            image_size=self.codec.image_size, channels=self.codec.channels, scaling_factor=self.codec.scaling_factor,
                            shift_factor=self.codec.shift_factor, info=self.info), tmp / "latent_pipeline.json")
-            if path.exists():
-                old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".old-{path.name}-")); os.replace(path, old / "x")
-                os.replace(tmp, path); shutil.rmtree(old, ignore_errors=True)
-            else: os.replace(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True); raise
         return path
 
     @classmethod
