@@ -1,0 +1,86 @@
+"""Aggregate an IMPROVE ablation over seeds: every `<run_dir>/seed*/` written by `nbs/05_generate.ipynb`.
+
+    python results/summarize_ablation.py outputs/improve_pbc results/improve_pbc
+
+Writes `<dest>/ablation.csv` (variant × metric: mean, 95 % t-interval over seeds, per-seed values), `<dest>/per_class.csv`
+(expert recall per class and variant, mean over seeds), `<dest>/summary.json` (the goal check: share of the
+baseline-to-ceiling plausibility gap that each variant closes, and its FID relative to the baseline, per seed and mean)
+and copies each seed's `metrics.json` and the seed-0 `variants.png` next to them. The numbers are read from the
+notebooks' own `evaluation.csv`; nothing is typed in by hand.
+"""
+import json, shutil, sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+VARIANTS = ["baseline", "proto_cond", "proto_guide", "improve"]
+METRICS = ["expert_accuracy", "expert_confidence", "oracle_pass_rate", "fid", "kid", "precision", "recall", "density", "coverage",
+           "color_fd", "near_copy_share", "prototype_distance"]
+
+
+def t_interval(v, conf=0.95):
+    v = np.asarray(v, float); v = v[~np.isnan(v)]
+    if len(v) == 0: return (np.nan, np.nan, np.nan)
+    m = v.mean()
+    if len(v) == 1: return (m, np.nan, np.nan)
+    h = stats.t.ppf(0.5 + conf / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+    return (m, m - h, m + h)
+
+
+def main(run_dir, dest):
+    run_dir, dest = Path(run_dir), Path(dest); dest.mkdir(parents=True, exist_ok=True)
+    seeds = sorted(p for p in run_dir.glob("seed*") if (p / "evaluation.csv").exists())
+    if not seeds: raise SystemExit(f"no finished seed*/evaluation.csv under {run_dir}")
+    evs = {p.name: pd.read_csv(p / "evaluation.csv") for p in seeds}
+    rows, per_seed_goal = [], {}
+    for seed, df in evs.items():
+        allc = df[df["class"] == "all"]
+        get = lambda s, m: allc[(allc.set == s) & (allc.metric == m)]["value"].mean()
+        ceil = get("real (ceiling)", "expert_accuracy")
+        for s in ["real (ceiling)", "real (val)", *VARIANTS]:
+            for m in METRICS:
+                v = get(s, m)
+                if not np.isnan(v): rows.append(dict(seed=seed, set=s, metric=m, value=v))
+        base_acc, base_fid = get("baseline", "expert_accuracy"), get("baseline", "fid")
+        per_seed_goal[seed] = {v: dict(expert_accuracy=get(v, "expert_accuracy"),
+                                       gap_closed=(get(v, "expert_accuracy") - base_acc) / (ceil - base_acc) if ceil > base_acc else np.nan,
+                                       fid_ratio=get(v, "fid") / base_fid) for v in VARIANTS}
+        per_seed_goal[seed]["ceiling"] = ceil
+    long = pd.DataFrame(rows)
+    out = []
+    for (s, m), g in long.groupby(["set", "metric"], sort=False):
+        mean, lo, hi = t_interval(g.value)
+        out.append(dict(set=s, metric=m, mean=mean, ci_low=lo, ci_high=hi, n_seeds=len(g),
+                        per_seed=";".join(f"{x:.4g}" for x in g.value)))
+    table = pd.DataFrame(out)
+    table.to_csv(dest / "ablation.csv", index=False)
+    pc = pd.concat([df.assign(seed=k) for k, df in evs.items()])
+    pc = pc[(pc.metric == "expert_recall") & (pc["class"] != "all")].groupby(["class", "set"]).value.mean().unstack()
+    pc = pc.reindex(columns=[c for c in ["real (ceiling)", "real (val)", *VARIANTS] if c in pc.columns])
+    pc.to_csv(dest / "per_class.csv")
+    goal = {}
+    for v in VARIANTS:
+        gc = [per_seed_goal[s][v]["gap_closed"] for s in per_seed_goal]
+        fr = [per_seed_goal[s][v]["fid_ratio"] for s in per_seed_goal]
+        goal[v] = dict(gap_closed_mean_ci=list(t_interval(gc)), gap_closed_per_seed=gc,
+                       fid_ratio_mean_ci=list(t_interval(fr)), fid_ratio_per_seed=fr)
+    summary = dict(run_dir=str(run_dir), seeds=[p.name for p in seeds], goal=goal,
+                   ceiling_per_seed=[per_seed_goal[s]["ceiling"] for s in per_seed_goal],
+                   definition="gap_closed = (acc_variant - acc_baseline) / (acc_ceiling - acc_baseline), expert accuracy on "
+                              "generated images labelled with their conditioning class; ceiling = same expert on real test "
+                              "images; fid_ratio = FID_variant / FID_baseline on the domain-classifier features. "
+                              "Goal of issue 4: improve closes >= 0.5 of the gap at fid_ratio <= 1.10.")
+    (dest / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
+    for p in seeds:
+        shutil.copy(p / "metrics.json", dest / f"metrics_{p.name}.json")
+    if (seeds[0] / "variants.png").exists(): shutil.copy(seeds[0] / "variants.png", dest / f"variants_{seeds[0].name}.png")
+    wide = table.pivot_table(index="set", columns="metric", values="mean").reindex(
+        [s for s in ["real (ceiling)", "real (val)", *VARIANTS] if s in set(table.set)])
+    print(wide.reindex(columns=[m for m in METRICS if m in wide.columns]).round(3).to_string())
+    print(json.dumps(goal, indent=1, default=float))
+
+
+if __name__ == "__main__":
+    main(*sys.argv[1:3])
