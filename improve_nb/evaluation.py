@@ -470,10 +470,11 @@ def _as_dataset(x, name: str, classes: Sequence[str] | None = None, split: str =
 def downstream_utility(real_train, synthetic, test, ratios: Sequence[float] = (0.5, 1.0, 3.0), seeds: Sequence[int] = (0, 1, 2),
                        arch: str = "resnet10t", epochs: int = 3, bs: int = 64, lr: float = 3e-3, filter_fn: Callable | None = None,
                        steps: int | None = None,
-                       synthetic_only: bool = True, balanced: bool = True, device="auto", classes: Sequence[str] | None = None) -> pd.DataFrame:
+                       synthetic_only: bool = True, include_real: bool = True, balanced: bool = True, device="auto", classes: Sequence[str] | None = None) -> pd.DataFrame:
     """Per-seed test scores of classifiers trained on real, synthetic, and real + synthetic at `ratios`; one row per (setting, seed).
     `steps`: train every setting for about the same number of optimiser steps (epochs = round(steps·bs / n), at least 1)
-    instead of the same `epochs`, so that a larger mixed set does not win by training longer."""
+    instead of the same `epochs`, so that a larger mixed set does not win by training longer.
+    `include_real=False` skips the real-only rows (when comparing several synthetic sets against one real baseline already trained)."""
     real_train = _as_dataset(real_train, "real_train", classes, "train")
     classes = real_train.classes
     synthetic, test = _as_dataset(synthetic, "synthetic", classes), _as_dataset(test, "test", classes, "test")
@@ -485,7 +486,7 @@ def downstream_utility(real_train, synthetic, test, ratios: Sequence[float] = (0
         keep = np.asarray(filter_fn(synthetic.images, synthetic.labels))
         synthetic = synthetic.subset(keep)
     if len(synthetic) == 0: raise ValueError(f"downstream_utility: no synthetic images left (pool {n_syn_pool}, after filter 0)")
-    settings = [("real", 0.0)] + ([("synthetic", None)] if synthetic_only else []) + [(f"real+synthetic@{int(round(r * 100))}%", r) for r in ratios]
+    settings = ([("real", 0.0)] if include_real else []) + ([("synthetic", None)] if synthetic_only else []) + [(f"real+synthetic@{int(round(r * 100))}%", r) for r in ratios]
     rows = []
     for seed in seeds:
         rng = np.random.default_rng(seed)

@@ -56,6 +56,21 @@ def _rms(x: torch.Tensor) -> torch.Tensor:
     "Per-sample RMS of N×... `x`, shaped N×1×1×1 (for broadcasting)."
     return x.flatten(1).pow(2).mean(1).sqrt().view(-1, *([1] * (x.ndim - 1)))
 
+def _denoiser_n_classes(model) -> int | None:
+    "Class count of a denoiser (`n_classes`, or diffusers' `num_class_embeds` − 1 for the null class); None for unconditional ones."
+    if getattr(model, "unconditional", False): return None
+    n = getattr(model, "n_classes", None)
+    if n is None and hasattr(model, "config") and getattr(model.config, "num_class_embeds", None): n = model.config.num_class_embeds - 1
+    return None if n is None else int(n)
+
+def _check_guide_labels(guide: str, labels, x_t: torch.Tensor, n_classes: int, owner: str) -> torch.Tensor:
+    "`labels` as a long tensor on `x_t`'s device, one per sample and within 0..n_classes−1, else a ValueError naming the guide."
+    labels = torch.as_tensor(labels, device=x_t.device).long().reshape(-1)
+    if len(labels) != len(x_t): raise ValueError(f"{guide}: {len(labels)} labels for {len(x_t)} samples")
+    if len(labels) and (labels.min() < 0 or labels.max() >= n_classes):
+        raise ValueError(f"{guide}: labels span {int(labels.min())}..{int(labels.max())} but {owner} {n_classes} classes")
+    return labels
+
 class PrototypeGuide(Guide):
     "Classifier-style guidance towards the target class's prototype of a `PrototypeNet` (see the notes above)."
     def __init__(self, net: nn.Module, prototypes: torch.Tensor | None = None, scale: float = 0.1,
@@ -98,9 +113,7 @@ class PrototypeGuide(Guide):
 
     def check_denoiser(self, model) -> "PrototypeGuide":
         "Raise unless `model` (a `ClassConditionalUNet` or UNet with `num_class_embeds`) has as many classes as the prototypes (an unconditional denoiser has none to match)."
-        if getattr(model, "unconditional", False): return self
-        n = getattr(model, "n_classes", None)
-        if n is None and hasattr(model, "config") and getattr(model.config, "num_class_embeds", None): n = model.config.num_class_embeds - 1
+        n = _denoiser_n_classes(model)
         if n is not None and n != self.n_classes:
             raise ValueError(f"PrototypeGuide: prototypes hold {self.n_classes} classes but the denoiser has {n}")
         return self
@@ -124,11 +137,7 @@ class PrototypeGuide(Guide):
 
     def __call__(self, x_t, t, eps, labels, alpha_bar_t, model_fn=None) -> torch.Tensor:
         "Correction to add to `eps` at timestep `t` (see the notes above)."
-        labels = torch.as_tensor(labels, device=x_t.device).long().reshape(-1)
-        if len(labels) != len(x_t): raise ValueError(f"PrototypeGuide: {len(labels)} labels for {len(x_t)} samples")
-        if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes):
-            raise ValueError(f"PrototypeGuide: labels span {int(labels.min())}..{int(labels.max())} but the prototypes hold "
-                             f"{self.n_classes} classes; the denoiser and the prototype net must have the same classes")
+        labels = _check_guide_labels("PrototypeGuide", labels, x_t, self.n_classes, "the prototypes hold")
         a = torch.as_tensor(alpha_bar_t, device=x_t.device, dtype=torch.float32)
         a_b = a.reshape(-1, *([1] * (x_t.ndim - 1))) if a.ndim else a
         s1 = (1 - a_b).clamp_min(0).sqrt()
@@ -423,10 +432,8 @@ class ClassifierGuide(Guide):
         csz, msz = getattr(ccfg, "image_size", None), getattr(mcfg, "image_size", None)
         if isinstance(csz, int) and isinstance(msz, int) and csz != msz:
             raise ValueError(f"ClassifierGuide: the classifier takes {csz}×{csz} inputs but the denoiser works at {msz}×{msz}")
-        if getattr(model, "unconditional", False): return self
-        n = getattr(model, "n_classes", None)
-        if n is None and hasattr(model, "config") and getattr(model.config, "num_class_embeds", None): n = model.config.num_class_embeds - 1
-        if n is not None and int(n) != self.n_classes:
+        n = _denoiser_n_classes(model)
+        if n is not None and n != self.n_classes:
             raise ValueError(f"ClassifierGuide: the classifier predicts {self.n_classes} classes but the denoiser has n_classes={n}; "
                              f"train both on the same classes (or use an unconditional denoiser)")
         return self
@@ -440,11 +447,7 @@ class ClassifierGuide(Guide):
 
     def __call__(self, x_t, t, eps, labels, alpha_bar_t, model_fn=None) -> torch.Tensor:
         "Correction to add to `eps` at timestep `t`: −scale·√(1−ᾱ_t)·∇ log p(y | x_t, t), from a detached copy of `x_t`."
-        labels = torch.as_tensor(labels, device=x_t.device).long().reshape(-1)
-        if len(labels) != len(x_t): raise ValueError(f"ClassifierGuide: {len(labels)} labels for {len(x_t)} samples")
-        if len(labels) and (labels.min() < 0 or labels.max() >= self.n_classes):
-            raise ValueError(f"ClassifierGuide: labels span {int(labels.min())}..{int(labels.max())} but the classifier predicts "
-                             f"{self.n_classes} classes")
+        labels = _check_guide_labels("ClassifierGuide", labels, x_t, self.n_classes, "the classifier predicts")
         T = getattr(getattr(self.classifier, "config", None), "num_train_timesteps", None)
         if isinstance(T, int) and not 0 <= int(t) < T:
             raise ValueError(f"ClassifierGuide: timestep {int(t)} lies outside the classifier's training schedule (0..{T - 1})")

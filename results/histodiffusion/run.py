@@ -159,13 +159,16 @@ def main():
     for key, (x, y) in sets.items():
         if len(done) and key in set(done.synthetic_set): rows.append(done[done.synthetic_set == key]); continue
         t = time.time()
+        have_real = any((r.setting == "real").any() for r in rows)   # the real-only baseline is trained once per output folder
         df = downstream_utility(labelled, (x, y), test, ratios=a.ratios, seeds=a.seeds, arch=a.down_arch, steps=a.down_steps, bs=64,
-                                synthetic_only=False, device="cpu", classes=classes).assign(synthetic_set=key)
+                                synthetic_only=False, include_real=not have_real, device="cpu", classes=classes).assign(synthetic_set=key)
         T[f"downstream_{key}"] = time.time() - t
         rows.append(df); pd.concat(rows).to_csv(csv, index=False); save()
     allr = pd.concat(rows)
     summ = []
+    real_rows = allr[allr.setting == "real"]
     for key, g in allr.groupby("synthetic_set", sort=False):
+        if not (g.setting == "real").any(): g = pd.concat([real_rows, g])
         s = summarize_utility(g); s.insert(0, "synthetic_set", key)
         base = s[s.setting == "real"].set_index("metric").value
         s["gain_vs_real"] = s.value - s.metric.map(base)
