@@ -31,8 +31,8 @@ __all__ = ['FEATURE_METRICS', 'ALL_METRICS', 'ColorJitterCallback', 'train_class
            'kernel_inception_distance', 'prdc', 'bootstrap_ci', 'train_expert', 'expert_scores', 'color_stats',
            'color_fidelity', 'oracle_pass_rate', 'default_oracle', 'prototype_distances', 'max_pearson',
            'nearest_neighbors', 'memorization', 'classification_scores', 'downstream_utility', 'summarize_utility',
-           'evaluate', 'save_results', 'load_results', 'plot_per_class', 'plot_memorization_hist', 'closest_pairs',
-           'show_closest_pairs', 'sample_grid']
+           'evaluate', 'balanced_mean_ci', 'save_results', 'load_results', 'plot_per_class', 'plot_memorization_hist',
+           'closest_pairs', 'show_closest_pairs', 'sample_grid']
 
 # %% ../nbs/08_evaluation.ipynb #a86b4407
 class ColorJitterCallback(Callback):
@@ -628,11 +628,29 @@ def evaluate(real, generated: dict, metrics: Sequence[str] | None = None, extrac
     df = pd.DataFrame(rows, columns=["set", "metric", "class", "value", "std", "ci_low", "ci_high", "n", "n_ref"])
     return (df, details) if return_details else df
 
+def balanced_mean_ci(values, labels, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0) -> tuple[float, float, float]:
+    """(mean over the classes present of each class's mean, low, high): e.g. balanced accuracy from per-sample correctness.
+    The interval is a stratified percentile bootstrap (each class resampled within itself, so its weight stays 1/K)."""
+    v, y = np.asarray(values, dtype=np.float64).ravel(), np.asarray(labels).ravel()
+    if len(v) != len(y): raise ValueError(f"balanced_mean_ci: {len(v)} values but {len(y)} labels")
+    if len(v) == 0: return (float("nan"),) * 3
+    rng, cls = np.random.default_rng(seed), np.unique(y)
+    boots = np.zeros(n_boot)
+    for c in cls:
+        vc = v[y == c]
+        boots += vc[rng.integers(0, len(vc), (n_boot, len(vc)))].mean(1) if len(vc) * n_boot <= 2e7 else \
+            np.array([vc[rng.integers(0, len(vc), len(vc))].mean() for _ in range(n_boot)])
+    lo, hi = np.quantile(boots / len(cls), [alpha / 2, 1 - alpha / 2])
+    return float(np.mean([v[y == c].mean() for c in cls])), float(lo), float(hi)
+
 def _expert_rows(name, s, groups, n_ref, n_boot, seed):
     rows = []
     for cls, ci in groups:
         m = slice(None) if ci is None else s["labels"] == ci
-        if ci is None: rows.append(_mean_rows(name, "expert_accuracy", cls, s["correct"], n_ref, n_boot, seed))
+        if ci is None:
+            rows.append(_mean_rows(name, "expert_accuracy", cls, s["correct"], n_ref, n_boot, seed))
+            v, lo, hi = balanced_mean_ci(s["correct"], s["labels"], n_boot=n_boot, seed=seed)
+            rows.append(_row(name, "expert_balanced_accuracy", cls, v, len(s["correct"]), n_ref, lo=lo, hi=hi))
         else: rows.append(_mean_rows(name, "expert_recall", cls, s["correct"][m], n_ref, n_boot, seed))
         rows.append(_mean_rows(name, "expert_confidence", cls, s["confidence"][m], n_ref, n_boot, seed))
     return rows

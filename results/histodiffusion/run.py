@@ -59,7 +59,9 @@ def main():
     work.mkdir(parents=True, exist_ok=True); out.mkdir(parents=True, exist_ok=True)
     rep_path = out / "report.json"
     rep = json.loads(rep_path.read_text()) if rep_path.exists() else {}
-    rep.update(command="python " + " ".join(sys.argv), args=vars(a),
+    cmd = "python " + " ".join(sys.argv)
+    if cmd not in rep.setdefault("commands", []): rep["commands"].append(cmd)    # every call that wrote into this folder
+    rep.update(command=cmd, args=vars(a),
                machine=f"{platform.machine()}, {torch.get_num_threads()} torch thread(s), {platform.processor() or 'cpu'}, no GPU")
     T = rep.setdefault("timings_s", {})
     def save(): save_json(rep, rep_path)
@@ -137,7 +139,7 @@ def main():
         sel = np.concatenate([rng.choice(np.flatnonzero(ys == c), n_final, replace=False) for c in range(C)])
         sets["a_cg"] = (ims[sel], ys[sel])
     flt = CentroidFilter(aux, max_per_class=n_final).fit(labelled.images, labelled.labels)
-    rep["filters"] = {}
+    rep.setdefault("filters", {})
     for key, name in (("b_cg_filtered", "cg"), ("c_cg_proto_filtered", "cg+proto")):
         if key[0] not in a.sets: continue
         ims, ys = pools[name]; r = flt(ims, ys)
@@ -145,9 +147,9 @@ def main():
         rep["filters"][key] = dict(pool=len(ys), kept=int(r.keep.sum()), per_class=r.per_class.to_dict("records"))
     # how far each synthetic set is from its class prototype, and how often the auxiliary classifier agrees with the label
     from improve_nb.evaluation import predict_proba
-    rep["synthetic_sets"] = {k: dict(n=len(y), aux_agreement=float((predict_proba(aux.model, x, device="cpu").argmax(1) == y).mean()),
+    rep.setdefault("synthetic_sets", {}).update({k: dict(n=len(y), aux_agreement=float((predict_proba(aux.model, x, device="cpu").argmax(1) == y).mean()),
                                      prototype_distance=float(mean_prototype_distance(pnet, x, y).mean()))
-                             for k, (x, y) in sets.items()}
+                             for k, (x, y) in sets.items()})
     rep["synthetic_sets"]["real_test"] = dict(n=len(test), aux_agreement=float((predict_proba(aux.model, test.images, device="cpu").argmax(1) == test.labels).mean()),
                                               prototype_distance=float(mean_prototype_distance(pnet, test.images, test.labels).mean()))
     save()
@@ -156,8 +158,9 @@ def main():
     rows = []
     csv = out / "downstream.csv"
     done = pd.read_csv(csv) if csv.exists() else pd.DataFrame()
+    if len(done): rows.append(done)                              # sets finished by an earlier call into this folder are kept
     for key, (x, y) in sets.items():
-        if len(done) and key in set(done.synthetic_set): rows.append(done[done.synthetic_set == key]); continue
+        if len(done) and key in set(done.synthetic_set): continue
         t = time.time()
         have_real = any((r.setting == "real").any() for r in rows)   # the real-only baseline is trained once per output folder
         df = downstream_utility(labelled, (x, y), test, ratios=a.ratios, seeds=a.seeds, arch=a.down_arch, steps=a.down_steps, bs=64,
