@@ -72,9 +72,16 @@ def test_killed_run_resumes_exactly(tiny_run, tmp_path):
     assert len(ckpts) == 2, ckpts                      # ckpt_every=4 of 12 steps, the last two kept
     out = tmp_path / "out"
     shutil.copytree(ckpts[0], out / "baseline" / "checkpoints" / ckpts[0].name)   # as if killed after step 8
+    shutil.copytree(tiny_run / "prototypes", out / "prototypes")                      # ... with the PrototypeNet finished
+    shutil.copy(tiny_run / "prototypes_report.json", out / "prototypes_report.json")
+    weights = next((out / "prototypes").glob("*.safetensors"))
+    stamp = weights.stat().st_mtime_ns
     run(tmp_path, resume=True)
     m = json.loads((out / "metrics.json").read_text())
     assert m["params"]["resume"] is True
+    assert m["prototype_net"]["resumed_from"] == str(out / "prototypes")                 # loaded, not trained again
+    assert weights.stat().st_mtime_ns == stamp
+    assert m["prototype_net"]["epochs"] == json.loads((tiny_run / "metrics.json").read_text())["prototype_net"]["epochs"]
     for v in ("baseline", "improve"):
         assert (out / "grids" / f"{v}.png").read_bytes() == (tiny_run / "grids" / f"{v}.png").read_bytes(), v
 
