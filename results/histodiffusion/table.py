@@ -21,7 +21,10 @@ def main(runs):
            "|---|---|---|---|---|---|---|---|"]
     real_done = False
     for key in [k for k in NAMES if k in set(rows.synthetic_set)]:
-        s = summarize_utility(rows[rows.synthetic_set == key]).set_index(["setting", "metric"])
+        g = rows[rows.synthetic_set == key]
+        if not (g.setting == "real").any():                 # a set run with include_real=False: the folder's real-only rows
+            g = pd.concat([rows[rows.setting == "real"].drop_duplicates(["seed"]), g])
+        s = summarize_utility(g).set_index(["setting", "metric"])
         for setting in s.index.get_level_values(0).unique():
             if setting == "real" and real_done: continue
             acc, f1 = s.loc[(setting, "accuracy")], s.loc[(setting, "macro_f1")]
