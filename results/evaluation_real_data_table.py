@@ -9,9 +9,9 @@ df = pd.read_csv("results/evaluation_real_data.csv")
 te = pd.read_csv("results/evaluation_real_data_expert_test.csv")
 log = json.load(open("results/evaluation_real_data_log.json"))
 order = ["fid", "kid", "precision", "recall", "density", "coverage", "color_mean_dist", "color_std_dist", "color_fd",
-         "expert_accuracy", "expert_confidence", "max_corr", "near_copy_share", "feat_nn_dist"]
+         "expert_balanced_accuracy", "expert_accuracy", "expert_confidence", "max_corr", "near_copy_share", "feat_nn_dist"]
 better = dict(fid="↓", kid="↓", precision="↑", recall="↑", density="↑ (≈1)", coverage="↑", color_mean_dist="↓", color_std_dist="↓",
-              color_fd="↓", expert_accuracy="↑", expert_confidence="↑", max_corr="↓", near_copy_share="↓", feat_nn_dist="↑")
+              color_fd="↓", expert_balanced_accuracy="↑", expert_accuracy="↑", expert_confidence="↑", max_corr="↓", near_copy_share="↓", feat_nn_dist="↑")
 
 def cell(r):
     if pd.notna(r.ci_low) and r.metric != "kid": return f"{r.value:.3g} [{r.ci_low:.3g}, {r.ci_high:.3g}]"

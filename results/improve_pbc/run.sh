@@ -6,6 +6,7 @@
 #   bash results/improve_pbc/run.sh            (from the repository root)
 # Killed runs lose at most 200 steps: re-running the same command resumes each denoiser from its last checkpoint.
 # On a shared CPU set THREADS=1 (torch with 2 threads on 2 busy cores ran ~5x slower than its idle speed here).
+# Once seed 0 is done, seeds 1 and 2 can run side by side, one thread each: SEEDS=1 THREADS=1 bash ... & SEEDS=2 THREADS=1 bash ...
 # Then: python results/summarize_ablation.py outputs/improve_pbc results/improve_pbc
 set -euo pipefail
 OUT=${OUT:-outputs/improve_pbc}
@@ -17,7 +18,7 @@ mkdir -p "$OUT"
 if [ ! -f "$OUT/seed0/metrics.json" ]; then
   papermill nbs/05_generate.ipynb "$OUT/seed0.ipynb" "${COMMON[@]}" -p seed 0 -p out_dir "$OUT/seed0"
 fi
-for s in 1 2; do
+for s in ${SEEDS:-1 2}; do
   [ -f "$OUT/seed$s/metrics.json" ] && continue
   papermill nbs/05_generate.ipynb "$OUT/seed$s.ipynb" "${COMMON[@]}" -p seed "$s" -p out_dir "$OUT/seed$s" \
     -p checkpoint "$OUT/seed0/baseline/pipeline" -p improve_checkpoint "$OUT/seed0/improve/pipeline" \
