@@ -5,8 +5,9 @@ A random half of the training split (A, the "real" reference and the generator's
   - B blurred (Gaussian, sigma=1.5 px), B colour-shifted (+40 red, -30 blue), B with both,
   - duplicated training images (copies of 1000 images of A, rest B), and near-duplicates (A + N(0, 4²) noise, flipped = no).
 Every metric must move the right way, and memorization must flag the (near-)duplicates.
-The feature extractor and the expert are trained on the training split minus B, so B is as unseen by them as a
-generator's samples would be (before 2026-11-22 ~09:30 they saw all of it, which put B's expert scores far above the ceiling).
+The feature extractor and the expert are trained on the training split minus B (`--fit train-minus-B`, the default), so B is
+as unseen by them as a generator's samples would be; `--fit train` trains them on all of it, as every run before this option did,
+which puts B's expert scores far above the ceiling.
 
 Run:  nice -n 10 python results/evaluation_real_data.py [--epochs 2] [--expert-epochs 2] [--kid-subsets 20] [--n-boot 300] [--n-half 2000] [--expert-arch mobilenetv3_large_100] [--expert-epochs 3] [--out results]
 """
@@ -33,6 +34,9 @@ ap.add_argument("--kid-subsets", type=int, default=20)
 ap.add_argument("--n-boot", type=int, default=300)
 ap.add_argument("--out", default="results")
 ap.add_argument("--cache", default="/tmp/improve_nb_eval_cache")
+ap.add_argument("--fit", default="train-minus-B", choices=["train-minus-B", "train"],
+                help="what the extractor and the expert train on: the training split without half B (B unseen, as a generator's "
+                     "samples would be), or all of it (B seen: its expert scores are then training-set scores)")
 ap.add_argument("--threads", type=int, default=2, help="torch CPU threads (1 when another job shares a 2-core machine)")
 args = ap.parse_args()
 torch.set_num_threads(args.threads)
@@ -68,12 +72,14 @@ def cached_model(train_fn, key):
 rng = np.random.default_rng(args.seed)
 perm = rng.permutation(len(train))
 A, B = train.subset(perm[: args.n_half], "half_A"), train.subset(perm[len(train) // 2:][: args.n_half], "half_B")
-fit = train.subset(np.setdiff1d(np.arange(len(train)), perm[len(train) // 2:][: args.n_half]), "train_minus_B")
+fit = train if args.fit == "train" else \
+    train.subset(np.setdiff1d(np.arange(len(train)), perm[len(train) // 2:][: args.n_half]), "train_minus_B")
+tag = "" if args.fit == "train" else f"_minusB{args.n_half}"     # cache key suffix (none: the keys of the runs before --fit)
 
 # 2. the default feature extractor: a domain classifier trained on the training split minus B
 t0 = time.time()
 dom = cached_model(lambda: train_classifier(fit, arch=args.extractor_arch, epochs=args.epochs, seed=args.seed, device="cpu"),
-                   f"extractor_{args.extractor_arch}_e{args.epochs}_s{args.seed}_minusB{args.n_half}")
+                   f"extractor_{args.extractor_arch}_e{args.epochs}_s{args.seed}{tag}")
 ext = get_extractor("classifier", learner=dom, device="cpu")
 s = classification_scores(test.labels, predict_proba(dom.model, test.images, device="cpu"), len(classes))
 log["extractor"] = dict(arch=args.extractor_arch, epochs=args.epochs, seed=args.seed, train_s=round(time.time() - t0, 1), test_scores=s)
@@ -82,7 +88,7 @@ print("extractor", log["extractor"], flush=True)
 # 3. the expert: other architecture and seed, colour jitter, the same images
 t0 = time.time()
 expert = cached_model(lambda: train_expert(fit, arch=args.expert_arch, seed=args.seed + 1234, epochs=args.expert_epochs, device="cpu"),
-                      f"expert_{args.expert_arch}_e{args.expert_epochs}_s{args.seed + 1234}_minusB{args.n_half}")
+                      f"expert_{args.expert_arch}_e{args.expert_epochs}_s{args.seed + 1234}{tag}")
 s = classification_scores(test.labels, predict_proba(expert.model, test.images, device="cpu"), len(classes))
 log["expert"] = dict(info={k: v for k, v in expert.info.items() if k != "classes"}, train_s=round(time.time() - t0, 1), test_scores=s)
 print("expert", log["expert"], flush=True)
