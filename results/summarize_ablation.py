@@ -40,6 +40,30 @@ def t_interval(v, conf=0.95):
     return (m, m - h, m + h)
 
 
+def markdown(table, pc, goal, seeds):
+    "ablation.md: mean [95 % t-interval] over seeds of the main metrics, per-class recall, and the goal check."
+    sets = [s for s in ["real (ceiling)", "real (val)", *VARIANTS] if s in set(table.set)]
+    ms = [m for m in ["expert_balanced_accuracy", "expert_accuracy", "fid", "precision", "recall", "coverage", "color_fd",
+                      "near_copy_share", "prototype_distance"] if m in set(table.metric)]
+    def cell(s, m):
+        r = table[(table.set == s) & (table.metric == m)]
+        if r.empty: return ""
+        r = r.iloc[0]
+        return f"{r['mean']:.3g}" + (f" [{r.ci_low:.3g}, {r.ci_high:.3g}]" if np.isfinite(r.ci_low) else "")
+    out = [f"Seeds: {', '.join(seeds)}. Mean [95 % t-interval over seeds].", "", "| set | " + " | ".join(ms) + " |", "|---|" + "---|" * len(ms)]
+    out += [f"| {s} | " + " | ".join(cell(s, m) for m in ms) + " |" for s in sets]
+    out += ["", "Expert recall per class (mean over seeds):", "", "| class | " + " | ".join(pc.columns) + " |", "|---|" + "---|" * len(pc.columns)]
+    out += [f"| {c} | " + " | ".join(f"{v:.2f}" for v in pc.loc[c]) + " |" for c in pc.index]
+    out += ["", "Goal check (share of the baseline-to-ceiling gap closed, balanced accuracy; FID relative to the baseline):", "",
+            "| variant | gap closed [95 % CI] | per seed | gap closed, plain accuracy | FID ratio [95 % CI] |", "|---|---|---|---|---|"]
+    f = lambda t: f"{t[0]:.2f}" + (f" [{t[1]:.2f}, {t[2]:.2f}]" if np.isfinite(t[1]) else "")
+    for v, g in goal.items():
+        if v == "baseline": continue
+        out.append(f"| {v} | {f(g['gap_closed_mean_ci'])} | {', '.join(f'{x:.2f}' for x in g['gap_closed_per_seed'])} | "
+                   f"{f(g['gap_closed_accuracy_mean_ci'])} | {f(g['fid_ratio_mean_ci'])} |")
+    return "\n".join(out) + "\n"
+
+
 def main(run_dir, dest):
     run_dir, dest = Path(run_dir), Path(dest); dest.mkdir(parents=True, exist_ok=True)
     seeds = sorted(p for p in run_dir.glob("seed*") if (p / "evaluation.csv").exists())
@@ -96,6 +120,7 @@ def main(run_dir, dest):
     wide = table.pivot_table(index="set", columns="metric", values="mean").reindex(
         [s for s in ["real (ceiling)", "real (val)", *VARIANTS] if s in set(table.set)])
     print(wide.reindex(columns=[m for m in METRICS if m in wide.columns]).round(3).to_string())
+    (dest / "ablation.md").write_text(markdown(table, pc, goal, [p.name for p in seeds]))
     print(json.dumps(goal, indent=1, default=float))
 
 
