@@ -320,14 +320,17 @@ def prdc(real_feats, gen_feats, k: int = 5, block: int = 2048) -> dict:
                 per_real=dict(recall=real_recalled.float().numpy(), coverage=cov.numpy()))
 
 # %% ../nbs/08_evaluation.ipynb #b357fcd9
+def _boot_means(v: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    "`n_boot` means of resamples (with replacement) of 1-D `v`: one matrix draw, or a loop when that would exceed 2e7 values."
+    return v[rng.integers(0, len(v), (n_boot, len(v)))].mean(1) if len(v) * n_boot <= 2e7 else \
+        np.array([v[rng.integers(0, len(v), len(v))].mean() for _ in range(n_boot)])
+
 def bootstrap_ci(values, n_boot: int = 1000, alpha: float = 0.05, seed: int = 0, stat: Callable = np.mean) -> tuple[float, float, float]:
     "(statistic, low, high): percentile bootstrap interval of `stat` over the samples in `values` (1-D)."
     v = np.asarray(values, dtype=np.float64).ravel()
     if len(v) == 0: return (float("nan"),) * 3
     rng = np.random.default_rng(seed)
-    if stat is np.mean:
-        boots = v[rng.integers(0, len(v), (n_boot, len(v)))].mean(1) if len(v) * n_boot <= 2e7 else \
-            np.array([v[rng.integers(0, len(v), len(v))].mean() for _ in range(n_boot)])
+    if stat is np.mean: boots = _boot_means(v, n_boot, rng)
     else: boots = np.array([stat(v[rng.integers(0, len(v), len(v))]) for _ in range(n_boot)])
     lo, hi = np.quantile(boots, [alpha / 2, 1 - alpha / 2])
     return float(stat(v)), float(lo), float(hi)
@@ -635,11 +638,7 @@ def balanced_mean_ci(values, labels, n_boot: int = 1000, alpha: float = 0.05, se
     if len(v) != len(y): raise ValueError(f"balanced_mean_ci: {len(v)} values but {len(y)} labels")
     if len(v) == 0: return (float("nan"),) * 3
     rng, cls = np.random.default_rng(seed), np.unique(y)
-    boots = np.zeros(n_boot)
-    for c in cls:
-        vc = v[y == c]
-        boots += vc[rng.integers(0, len(vc), (n_boot, len(vc)))].mean(1) if len(vc) * n_boot <= 2e7 else \
-            np.array([vc[rng.integers(0, len(vc), len(vc))].mean() for _ in range(n_boot)])
+    boots = sum(_boot_means(v[y == c], n_boot, rng) for c in cls)
     lo, hi = np.quantile(boots / len(cls), [alpha / 2, 1 - alpha / 2])
     return float(np.mean([v[y == c].mean() for c in cls])), float(lo), float(hi)
 

@@ -9,7 +9,7 @@ The feature extractor and the expert are trained on the training split minus B (
 as unseen by them as a generator's samples would be; `--fit train` trains them on all of it, as every run before this option did,
 which puts B's expert scores far above the ceiling.
 
-Run:  nice -n 10 python results/evaluation_real_data.py [--epochs 2] [--expert-epochs 2] [--kid-subsets 20] [--n-boot 300] [--n-half 2000] [--expert-arch mobilenetv3_large_100] [--expert-epochs 3] [--out results]
+Run:  python results/evaluation_real_data.py [--epochs 2] [--expert-epochs 2] [--kid-subsets 20] [--n-boot 300] [--n-half 2000] [--expert-arch mobilenetv3_large_100] [--expert-epochs 3] [--out results]
 """
 import argparse, json, os, platform, time
 from pathlib import Path
@@ -143,7 +143,7 @@ fig, ax = plt.subplots(figsize=(10, 3.5))
 plot_per_class(df[df.set.isin(["other half", "blurred", "colour-shifted"])], "expert_recall", ax=ax)
 fig.tight_layout(); fig.savefig(out / "evaluation_real_data_expert_recall.png", dpi=110); plt.close(fig)
 
-log.update(command="nice -n 10 python results/evaluation_real_data.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
+log.update(command="python results/evaluation_real_data.py " + " ".join(f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()),
            machine=f"{platform.machine()} CPU, {torch.get_num_threads()} torch threads, no GPU (2-core VM shared with other jobs)",
            total_s=round(time.time() - t00, 1), n_A=len(A), n_B=len(B), n_fit=len(fit))
 save_json(log, out / "evaluation_real_data_log.json")
