@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 import pandas as pd
 import torch
+from fastai.callback.core import Callback
 from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastcore.script import call_parse
@@ -25,11 +26,11 @@ from .core import check_uint8_images, from_pil, get_device
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'SPLITS', 'IMAGE_EXTS', 'HAM10000_CLASSES', 'HAM10000_NAMES', 'BONE_MARROW_CODES',
            'BONE_MARROW_NAMES', 'DEMO_CLASSES', 'DEMO_IMAGE_SIZE', 'DEMO_CELL_RULES', 'DEMO_RULES', 'shared_data_path',
-           'ImageDataset', 'prepare_image', 'resize_images', 'Normalize', 'BalancedDL', 'make_dataloaders',
-           'register_dataset', 'available_datasets', 'load_dataset', 'stratified_split', 'read_image_files',
-           'load_medmnist', 'load_ham10000', 'load_folder', 'load_bone_marrow', 'demo_image', 'demo_images',
-           'load_demo', 'demo_measure', 'demo_oracle_details', 'demo_oracle', 'demo_oracle_confusion', 'check_dataset',
-           'data_cli']
+           'ImageDataset', 'prepare_image', 'resize_images', 'Normalize', 'ColorJitterCallback', 'BalancedDL',
+           'make_dataloaders', 'register_dataset', 'available_datasets', 'load_dataset', 'stratified_split',
+           'read_image_files', 'load_medmnist', 'load_ham10000', 'load_folder', 'load_bone_marrow', 'demo_image',
+           'demo_images', 'load_demo', 'demo_measure', 'demo_oracle_details', 'demo_oracle', 'demo_oracle_confusion',
+           'check_dataset', 'data_cli']
 
 # %% ../nbs/01_data.ipynb #80c37b73
 def shared_data_path(*parts: str) -> Path | None:
@@ -120,14 +121,35 @@ class Normalize:
     def __init__(self, norm: str = "diffusion"):
         if norm not in ("diffusion", "imagenet"): raise ValueError(f"norm must be 'diffusion' or 'imagenet', got {norm!r}")
         self.norm = norm
-    def __call__(self, b):
-        x, y = b
-        x = x.permute(0, 3, 1, 2).float().div_(255.0)
-        if self.norm == "diffusion": return x.mul_(2).sub_(1), y
+    def _stats(self, x):
         c = x.shape[1]
+        if self.norm == "diffusion": return 0.5, 0.5
         m = torch.tensor(IMAGENET_MEAN if c == 3 else [sum(IMAGENET_MEAN) / 3], device=x.device).view(1, c, 1, 1)
         s = torch.tensor(IMAGENET_STD if c == 3 else [sum(IMAGENET_STD) / 3], device=x.device).view(1, c, 1, 1)
-        return (x - m) / s, y
+        return m, s
+    def encode(self, u: torch.Tensor) -> torch.Tensor:
+        "float `N×C×H×W` in [0, 1] -> normalised."
+        m, s = self._stats(u); return (u - m) / s
+    def decode(self, x: torch.Tensor) -> torch.Tensor:
+        "normalised `N×C×H×W` -> float in [0, 1] (clamped)."
+        m, s = self._stats(x); return (x * s + m).clamp(0, 1)
+    def __call__(self, b):
+        x, y = b
+        return self.encode(x.permute(0, 3, 1, 2).float().div_(255.0)), y
+
+class ColorJitterCallback(Callback):
+    "Per-sample colour jitter (torchvision `ColorJitter`) of training batches normalised by `norm`, for colour-robust networks."
+    order = 4   # before any callback that degrades the (jittered) clean batch, such as the PrototypeNet's noise augmentation
+    def __init__(self, brightness=0.3, contrast=0.3, saturation=0.4, hue=0.08, p: float = 1.0, norm: str = "imagenet"):
+        from torchvision.transforms import ColorJitter
+        self.jit, self.p, self.tfm = ColorJitter(brightness, contrast, saturation, hue), p, Normalize(norm)
+        self.gray = ColorJitter(brightness, contrast)
+    def before_batch(self):
+        if not self.training: return
+        u = self.tfm.decode(self.xb[0])
+        jit = self.jit if u.shape[1] == 3 else self.gray
+        u = torch.stack([jit(im) if torch.rand(()) < self.p else im for im in u])
+        self.learn.xb = (self.tfm.encode(u), *self.xb[1:])
 
 class BalancedDL(DataLoader):
     "A fastai `DataLoader` whose shuffled epochs draw indices with probability inversely proportional to class frequency."

@@ -22,36 +22,17 @@ from fastai.losses import CrossEntropyLossFlat
 from fastai.metrics import accuracy
 
 from .core import atomic_write, check_uint8_images, get_device, seed_everything, save_json, image_grid
-from .data import ImageDataset, make_dataloaders, IMAGENET_MEAN, IMAGENET_STD
+from .data import ColorJitterCallback, ImageDataset, make_dataloaders, IMAGENET_MEAN, IMAGENET_STD  # noqa: F401  (ColorJitterCallback re-exported)
 
 # %% auto #0
-__all__ = ['FEATURE_METRICS', 'ALL_METRICS', 'ColorJitterCallback', 'train_classifier', 'predict_proba', 'weights_hash',
-           'FeatureExtractor', 'register_extractor', 'available_extractors', 'get_extractor', 'classifier_extractor',
+__all__ = ['FEATURE_METRICS', 'ALL_METRICS', 'train_classifier', 'predict_proba', 'weights_hash', 'FeatureExtractor',
+           'register_extractor', 'available_extractors', 'get_extractor', 'classifier_extractor',
            'load_state_dict_file', 'timm_extractor', 'inception_extractor', 'cached_features', 'frechet_distance',
            'kernel_inception_distance', 'prdc', 'bootstrap_ci', 'train_expert', 'expert_scores', 'color_stats',
            'color_fidelity', 'oracle_pass_rate', 'default_oracle', 'prototype_distances', 'max_pearson',
            'nearest_neighbors', 'memorization', 'classification_scores', 'downstream_utility', 'summarize_utility',
            'evaluate', 'balanced_mean_ci', 'save_results', 'load_results', 'plot_per_class', 'plot_memorization_hist',
            'closest_pairs', 'show_closest_pairs', 'sample_grid']
-
-# %% ../nbs/08_evaluation.ipynb #a86b4407
-class ColorJitterCallback(Callback):
-    "Per-sample colour jitter of training batches (ImageNet-normalised `N×C×H×W`), for colour-robust classifiers."
-    order = 5
-    def __init__(self, brightness=0.3, contrast=0.3, saturation=0.4, hue=0.08, p: float = 1.0):
-        from torchvision.transforms import ColorJitter
-        self.jit, self.p = ColorJitter(brightness, contrast, saturation, hue), p
-        self.gray = ColorJitter(brightness, contrast)
-    def before_batch(self):
-        if not self.training: return
-        x = self.xb[0]
-        c = x.shape[1]
-        m = torch.tensor(IMAGENET_MEAN if c == 3 else [sum(IMAGENET_MEAN) / 3], device=x.device).view(1, c, 1, 1)
-        s = torch.tensor(IMAGENET_STD if c == 3 else [sum(IMAGENET_STD) / 3], device=x.device).view(1, c, 1, 1)
-        u = (x * s + m).clamp(0, 1)
-        jit = self.jit if c == 3 else self.gray
-        u = torch.stack([jit(im) if torch.rand(()) < self.p else im for im in u])
-        self.learn.xb = ((u - m) / s,)
 
 # %% ../nbs/08_evaluation.ipynb #764a7449
 def train_classifier(train_ds: ImageDataset, valid_ds: ImageDataset | None = None, arch: str = "resnet10t",

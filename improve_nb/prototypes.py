@@ -28,7 +28,7 @@ from fastai.learner import Learner
 from fastai.metrics import accuracy
 
 from .core import get_device, seed_everything
-from .data import ImageDataset, make_dataloaders
+from .data import ColorJitterCallback, ImageDataset, make_dataloaders
 
 # %% auto #0
 __all__ = ['METRICS', 'prototype_distances', 'class_distances', 'PrototypeNet', 'load_backbone_weights', 'NoiseAug',
@@ -265,8 +265,8 @@ def train_prototype_net(train_ds: ImageDataset, valid_ds: ImageDataset | None = 
                         noise_aug: str | bool | None = "x0hat", time_cond: bool | None = None, aug_kwargs: dict | None = None,
                         epochs: int = 5, lr: float = 2e-3, wd: float = 1e-4, bs: int = 64, balanced: bool = True, seed: int = 0,
                         device="auto", backbone_kwargs: dict | None = None, eval_bins: int = 4, show_progress: bool = False,
-                        ) -> tuple[PrototypeNet, dict]:
-    "Train a `PrototypeNet` on `train_ds` with fastai; `noise_aug` is 'x0hat', 'xt', True (= 'x0hat') or None/False."
+                        color_jitter: bool | dict = False) -> tuple[PrototypeNet, dict]:
+    "Train a `PrototypeNet` on `train_ds` with fastai; `noise_aug` is 'x0hat', 'xt', True (= 'x0hat') or None/False; `color_jitter` jitters the clean images first."
     if noise_aug is True: noise_aug = "x0hat"
     if noise_aug is False: noise_aug = None
     if noise_aug not in (None, "x0hat", "xt"): raise ValueError(f"noise_aug must be 'x0hat', 'xt', True, False or None, got {noise_aug!r}")
@@ -280,13 +280,14 @@ def train_prototype_net(train_ds: ImageDataset, valid_ds: ImageDataset | None = 
     dls = make_dataloaders(train_ds, valid_ds, bs=min(bs, len(train_ds)), norm="diffusion", balanced=balanced, device=dev, seed=seed)
     aug = NoiseAug(noise_aug, **(aug_kwargs or {})) if noise_aug else None
     learn = Learner(dls, net, loss_func=PrototypeLoss(lam), metrics=accuracy, wd=wd,
-                    cbs=NoiseAugCallback(aug, time_cond, seed))
+                    cbs=[NoiseAugCallback(aug, time_cond, seed)]
+                        + ([ColorJitterCallback(norm="diffusion", **(color_jitter if isinstance(color_jitter, dict) else {}))] if color_jitter else []))
     with ExitStack() as st:
         if not show_progress: st.enter_context(learn.no_bar()); st.enter_context(learn.no_logging())
         learn.fit_one_cycle(epochs, lr)
     net.eval()
     rep = {"backbone": backbone, "noise_aug": noise_aug, "time_cond": time_cond, "metric": metric, "k": k, "lam": lam,
-           "epochs": epochs, "seed": seed, "train_loss": [float(v) for v in learn.recorder.losses[-len(dls.train):]][-5:]}
+           "epochs": epochs, "seed": seed, "color_jitter": color_jitter if isinstance(color_jitter, dict) else bool(color_jitter), "train_loss": [float(v) for v in learn.recorder.losses[-len(dls.train):]][-5:]}
     if valid_ds is not None and len(valid_ds):
         rep["valid"] = evaluate_prototype_net(net, valid_ds, NoiseAug(noise_aug or "x0hat", **(aug_kwargs or {})),
                                               bins=eval_bins, seed=seed, device=dev)

@@ -1,0 +1,151 @@
+"""Why does PrototypeGuide lower the expert's score on PBC? A sweep of guide settings on the saved seed-0 models.
+
+    python results/improve_pbc/sweep.py --threads 1        # after results/improve_pbc/run.sh has written outputs/improve_pbc/seed0
+
+Reuses seed 0's IMPROVE denoiser (prototype-initialised embeddings) and PrototypeNet from the ablation, so every row
+shares one denoiser and differs only in the guide: scale, timestep window, and which PrototypeNet steers (the
+ablation's, or one trained the same way but with colour jitter, `train_prototype_net(color_jitter=True)`).
+Samples: 48 per class, DDIM-25, CFG 3, generator seed 0, exactly as the ablation's seed 0. The ablation's own seed-0
+`baseline` and `improve` samples are re-read from their PNGs, so they are judged by the same networks as the sweep.
+
+One judge for every row: a colour-jittered resnet18 expert (8 epochs, seed 1234, the ablation's seed-0 recipe) and a
+resnet10t feature extractor (4 epochs, seed 0) for FID / precision / recall / coverage against the real test split.
+Both are trained once and cached under --out, as is every sampled set (npz), so a killed run continues.
+Writes <out>/sweep.csv (tidy, every metric) and <out>/sweep_summary.csv (one row per setting), plus report.json
+(settings, timings, machine, command).
+"""
+import argparse, json, platform, sys, time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from PIL import Image
+from safetensors.torch import load_model, save_model
+
+from improve_nb.core import atomic_write, save_json, seed_everything
+from improve_nb.data import load_dataset
+from improve_nb.diffusion import DenoiserPipeline
+from improve_nb.evaluation import classifier_extractor, evaluate, train_classifier, train_expert
+from improve_nb.guidance import PrototypeGuide, mean_prototype_distance
+from improve_nb.prototypes import PrototypeNet, train_prototype_net
+
+# name: (PrototypeNet: "ablation" | "cj", scale, window); sampled in this order (cheapest questions first)
+SETTINGS = {
+    "cj_scale0.3": ("cj", 0.3, (0.0, 0.8)),
+    "cj_scale0.1": ("cj", 0.1, (0.0, 0.8)),
+    "scale0.1": ("ablation", 0.1, (0.0, 0.8)),
+    "scale0.3_late": ("ablation", 0.3, (0.0, 0.5)),
+    "scale0.1_late": ("ablation", 0.1, (0.0, 0.5)),
+    "scale0.03": ("ablation", 0.03, (0.0, 0.8)),
+}
+
+
+def read_pngs(folder: Path, classes):
+    ims, labs = [], []
+    for i, c in enumerate(classes):
+        files = sorted((folder / c).glob("*.png"))
+        if not files: raise FileNotFoundError(f"{folder / c}: no PNG samples (expected the ablation's seed-0 samples)")
+        ims += [np.asarray(Image.open(f).convert("RGB")) for f in files]; labs += [i] * len(files)
+    return np.stack(ims), np.asarray(labs)
+
+
+def cached_classifier(path: Path, train_fn, arch: str, n_classes: int):
+    "Train once, then load the weights from `path` (safetensors) into a fresh timm `arch`."
+    import timm
+    if path.exists():
+        m = timm.create_model(arch, pretrained=False, num_classes=n_classes, in_chans=3); load_model(m, str(path)); return m.eval(), "cached"
+    t = time.time(); m = train_fn().model.eval()
+    tmp = path.with_suffix(".partial"); save_model(m, str(tmp)); tmp.replace(path)   # never a half-written cache
+    return m, round(time.time() - t, 1)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--ablation", default="outputs/improve_pbc/seed0")
+    ap.add_argument("--out", default="outputs/improve_pbc/sweep")
+    ap.add_argument("--data", default="../shared/data/pbc_blood/pbc_28.npz")
+    ap.add_argument("--settings", nargs="*", default=list(SETTINGS), help=f"subset of {list(SETTINGS)}")
+    ap.add_argument("--n-per-class", type=int, default=48)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--expert-epochs", type=int, default=8)
+    ap.add_argument("--extractor-epochs", type=int, default=4)
+    ap.add_argument("--proto-epochs", type=int, default=6, help="epochs of the colour-jittered PrototypeNet (the ablation's: 6)")
+    a = ap.parse_args()
+    if a.threads: torch.set_num_threads(a.threads)
+    bad = [s for s in a.settings if s not in SETTINGS]
+    if bad: raise SystemExit(f"unknown setting(s) {bad}; available: {list(SETTINGS)}")
+    abl, out = Path(a.ablation), Path(a.out)
+    for p in (abl / "improve" / "pipeline", abl / "prototypes", abl / "samples" / "baseline"):
+        if not p.exists(): raise SystemExit(f"{p} is missing: run results/improve_pbc/run.sh first (seed 0)")
+    (out / "samples").mkdir(parents=True, exist_ok=True)
+    rep_file = out / "report.json"
+    rep = json.loads(rep_file.read_text()) if rep_file.exists() else {"timings": {}, "commands": []}
+    rep["commands"] = sorted(set(rep["commands"]) | {"python " + " ".join(sys.argv)})
+    rep.update(epochs=dict(expert=a.expert_epochs, extractor=a.extractor_epochs, prototypes_cj=a.proto_epochs), machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
+               ablation=str(abl), settings={k: dict(proto=v[0], scale=v[1], window=v[2]) for k, v in SETTINGS.items()},
+               sampling=dict(n_per_class=a.n_per_class, sampler="ddim", steps=25, cfg_scale=3, generator_seed=0, mode="cheap", schedule="sigma"))
+
+    kw = dict(root=a.data, image_size=32)
+    train_ds, val_ds, test_ds = (load_dataset("medmnist", split=s, **kw) for s in ("train", "val", "test"))
+    classes, K = train_ds.classes, train_ds.n_classes
+    dev = torch.device("cpu")
+
+    expert, t_e = cached_classifier(out / f"expert_resnet18_e{a.expert_epochs}_s1234.safetensors",
+                                    lambda: train_expert(train_ds, arch="resnet18", seed=1234, epochs=a.expert_epochs, device=dev), "resnet18", K)
+    ext_model, t_x = cached_classifier(out / f"extractor_resnet10t_e{a.extractor_epochs}_s0.safetensors",
+                                       lambda: train_classifier(train_ds, arch="resnet10t", epochs=a.extractor_epochs, seed=0, device=dev), "resnet10t", K)
+    if t_e != "cached": rep["timings"]["expert_s"] = t_e          # a rerun loads the cache and keeps the training time
+    if t_x != "cached": rep["timings"]["extractor_s"] = t_x
+    extractor = classifier_extractor(model=ext_model, in_chans=3, device=dev, name="classifier-resnet10t")
+    save_json(rep, rep_file)
+
+    proto_abl = PrototypeNet.from_pretrained(abl / "prototypes").eval()
+    nets = {"ablation": proto_abl}
+    if any(SETTINGS[s][0] == "cj" for s in a.settings):
+        cj_dir = out / f"prototypes_cj_e{a.proto_epochs}"
+        if not (cj_dir / "config.json").exists():
+            t = time.time()
+            cfg = proto_abl.config
+            net, prep = train_prototype_net(train_ds, val_ds, backbone=cfg.backbone, dim=cfg.dim, k=cfg.k, noise_aug="x0hat",
+                                            epochs=a.proto_epochs, bs=64, seed=0, device=dev, color_jitter=True)
+            net.save_pretrained(cj_dir); save_json(prep, cj_dir.with_name(cj_dir.name + "_report.json"))
+            rep["timings"]["prototypes_cj_s"] = round(time.time() - t, 1); save_json(rep, rep_file)
+        nets["cj"] = PrototypeNet.from_pretrained(cj_dir).eval()
+
+    sets = {"baseline (ablation)": read_pngs(abl / "samples" / "baseline", classes),
+            "improve (ablation, scale 0.3)": read_pngs(abl / "samples" / "improve", classes)}
+    pipe = DenoiserPipeline.from_pretrained(abl / "improve" / "pipeline", device=dev)
+    for name in a.settings:
+        f = out / "samples" / f"{name}.npz"
+        if not f.exists():
+            net, scale, window = SETTINGS[name]
+            guide = PrototypeGuide(nets[net], scale=scale, t_window=window, mode="cheap", schedule="sigma", n_classes=K).check_denoiser(pipe.model)
+            t = time.time()
+            ims, labs = pipe(n_per_class=a.n_per_class, num_inference_steps=25, sampler="ddim", cfg_scale=3, guides=[guide],
+                             generator=torch.Generator().manual_seed(0), device=dev)
+            rep["timings"][f"{name}_sample_s"] = round(time.time() - t, 1); save_json(rep, rep_file)
+            with atomic_write(f) as fh: np.savez(fh, images=ims, labels=labs)
+        z = np.load(f); sets[name] = (z["images"], z["labels"])
+        print(name, "sampled", flush=True)
+
+    rows = []
+    for name, (ims, labs) in sets.items():
+        df = evaluate(test_ds, {name: (ims, labs)}, metrics=["fid", "prdc", "expert", "color"], extractor=extractor, expert=expert,
+                      per_class=True, k=5, n_boot=200, seed=0, device=dev)
+        d = mean_prototype_distance(proto_abl, ims, labs).numpy()
+        df = pd.concat([df, pd.DataFrame([dict(set=name, metric="prototype_distance", **{"class": "all"}, value=float(d.mean()), n=len(d))])])
+        rows.append(df)
+    tidy = pd.concat(rows, ignore_index=True)
+    with atomic_write(out / "sweep.csv", "w") as fh: tidy.to_csv(fh, index=False)
+    overall = tidy[tidy["class"] == "all"].pivot_table(index="set", columns="metric", values="value", sort=False)
+    keep = [c for c in ["expert_balanced_accuracy", "expert_accuracy", "fid", "precision", "recall", "coverage", "color_fd", "prototype_distance"] if c in overall]
+    recall = tidy[(tidy.metric == "expert_recall")].pivot_table(index="set", columns="class", values="value", sort=False)
+    summary = overall[keep].join(recall.add_prefix("recall_"))
+    with atomic_write(out / "sweep_summary.csv", "w") as fh: summary.to_csv(fh)
+    save_json(rep, rep_file)
+    print(summary[keep].round(3).to_string())
+
+
+if __name__ == "__main__":
+    main()
