@@ -5,13 +5,15 @@
 Reuses seed 0's IMPROVE denoiser (prototype-initialised embeddings) and PrototypeNet from the ablation, so every row
 shares one denoiser and differs only in the guide: scale, timestep window, and which PrototypeNet steers (the
 ablation's, or one trained the same way but with colour jitter, `train_prototype_net(color_jitter=True)`).
-Samples: 48 per class, DDIM-25, CFG 3, generator seed 0, exactly as the ablation's seed 0. The ablation's own seed-0
-`baseline` and `improve` samples are re-read from their PNGs, so they are judged by the same networks as the sweep.
+Samples: 48 per class, DDIM-25, CFG 3, generator seed s for each of --seeds (default 0), exactly as the ablation's seed s
+(the ablation's seeds 1 and 2 sampled seed 0's denoisers too). The ablation's own `baseline` and `improve` samples of
+those seeds are re-read from their PNGs, so they are judged by the same networks as the sweep.
 
 One judge for every row: a colour-jittered resnet18 expert (8 epochs, seed 1234, the ablation's seed-0 recipe) and a
 resnet10t feature extractor (4 epochs, seed 0) for FID / precision / recall / coverage against the real test split.
 Both are trained once and cached under --out, as is every sampled set (npz), so a killed run continues.
-Writes <out>/sweep.csv (tidy, every metric) and <out>/sweep_summary.csv (one row per setting), plus report.json
+Writes <out>/sweep.csv (tidy, every metric, per seed), <out>/sweep_per_seed.csv and <out>/sweep_summary.csv (one row per
+setting: mean over seeds and the 95 % t-interval half-width), plus report.json
 (settings, timings, machine, command).
 """
 import argparse, json, platform, sys, time
@@ -21,6 +23,7 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
+from scipy import stats
 from safetensors.torch import load_model, save_model
 
 from improve_nb.core import atomic_write, save_json, seed_everything
@@ -67,6 +70,8 @@ def main():
     ap.add_argument("--data", default="../shared/data/pbc_blood/pbc_28.npz")
     ap.add_argument("--settings", nargs="*", default=list(SETTINGS), help=f"subset of {list(SETTINGS)}")
     ap.add_argument("--n-per-class", type=int, default=48)
+    ap.add_argument("--seeds", type=int, nargs="*", default=[0],
+                    help="sampling seeds; seed s re-reads the ablation's seed-s baseline/improve PNGs (../seed<s>/samples)")
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--expert-epochs", type=int, default=8)
     ap.add_argument("--extractor-epochs", type=int, default=4)
@@ -76,7 +81,7 @@ def main():
     bad = [s for s in a.settings if s not in SETTINGS]
     if bad: raise SystemExit(f"unknown setting(s) {bad}; available: {list(SETTINGS)}")
     abl, out = Path(a.ablation), Path(a.out)
-    for p in (abl / "improve" / "pipeline", abl / "prototypes", abl / "samples" / "baseline"):
+    for p in (abl / "improve" / "pipeline", abl / "prototypes", *(abl.parent / f"seed{s}" / "samples" / "baseline" for s in a.seeds)):
         if not p.exists(): raise SystemExit(f"{p} is missing: run results/improve_pbc/run.sh first (seed 0)")
     (out / "samples").mkdir(parents=True, exist_ok=True)
     rep_file = out / "report.json"
@@ -84,7 +89,7 @@ def main():
     rep["commands"] = sorted(set(rep["commands"]) | {"python " + " ".join(sys.argv)})
     rep.update(epochs=dict(expert=a.expert_epochs, extractor=a.extractor_epochs, prototypes_cj=a.proto_epochs), machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
                ablation=str(abl), settings={k: dict(proto=v[0], scale=v[1], window=v[2]) for k, v in SETTINGS.items()},
-               sampling=dict(n_per_class=a.n_per_class, sampler="ddim", steps=25, cfg_scale=3, generator_seed=0, mode="cheap", schedule="sigma"))
+               sampling=dict(n_per_class=a.n_per_class, sampler="ddim", steps=25, cfg_scale=3, generator_seeds=a.seeds, mode="cheap", schedule="sigma"))
 
     kw = dict(root=a.data, image_size=32)
     train_ds, val_ds, test_ds = (load_dataset("medmnist", split=s, **kw) for s in ("train", "val", "test"))
@@ -113,38 +118,47 @@ def main():
             rep["timings"]["prototypes_cj_s"] = round(time.time() - t, 1); save_json(rep, rep_file)
         nets["cj"] = PrototypeNet.from_pretrained(cj_dir).eval()
 
-    sets = {"baseline (ablation)": read_pngs(abl / "samples" / "baseline", classes),
-            "improve (ablation, scale 0.3)": read_pngs(abl / "samples" / "improve", classes)}
+    sets = {}   # (name, seed) -> (images, labels)
+    for sd in a.seeds:
+        for v, name in (("baseline", "baseline (ablation)"), ("improve", "improve (ablation, scale 0.3)")):
+            sets[name, sd] = read_pngs(abl.parent / f"seed{sd}" / "samples" / v, classes)
     pipe = DenoiserPipeline.from_pretrained(abl / "improve" / "pipeline", device=dev)
-    for name in a.settings:
-        f = out / "samples" / f"{name}.npz"
+    for name, sd in ((n, sd) for sd in a.seeds for n in a.settings):
+        f = out / "samples" / (f"{name}.npz" if sd == 0 else f"{name}_seed{sd}.npz")
         if not f.exists():
             net, scale, window = SETTINGS[name]
             guide = PrototypeGuide(nets[net], scale=scale, t_window=window, mode="cheap", schedule="sigma", n_classes=K).check_denoiser(pipe.model)
             t = time.time()
             ims, labs = pipe(n_per_class=a.n_per_class, num_inference_steps=25, sampler="ddim", cfg_scale=3, guides=[guide],
-                             generator=torch.Generator().manual_seed(0), device=dev)
-            rep["timings"][f"{name}_sample_s"] = round(time.time() - t, 1); save_json(rep, rep_file)
+                             generator=torch.Generator().manual_seed(sd), device=dev)
+            rep["timings"][f"{name}_sample_s" if sd == 0 else f"{name}_seed{sd}_sample_s"] = round(time.time() - t, 1); save_json(rep, rep_file)
             with atomic_write(f) as fh: np.savez(fh, images=ims, labels=labs)
-        z = np.load(f); sets[name] = (z["images"], z["labels"])
-        print(name, "sampled", flush=True)
+        z = np.load(f); sets[name, sd] = (z["images"], z["labels"])
+        print(name, "seed", sd, "sampled", flush=True)
 
     rows = []
-    for name, (ims, labs) in sets.items():
+    for (name, sd), (ims, labs) in sets.items():
         df = evaluate(test_ds, {name: (ims, labs)}, metrics=["fid", "prdc", "expert", "color"], extractor=extractor, expert=expert,
                       per_class=True, k=5, n_boot=200, seed=0, device=dev)
+        if rows: df = df[df.set != "real (ceiling)"]           # the same judge on the same test split: once
         d = mean_prototype_distance(proto_abl, ims, labs).numpy()
         df = pd.concat([df, pd.DataFrame([dict(set=name, metric="prototype_distance", **{"class": "all"}, value=float(d.mean()), n=len(d))])])
-        rows.append(df)
+        rows.append(df.assign(seed=sd))
     tidy = pd.concat(rows, ignore_index=True)
     with atomic_write(out / "sweep.csv", "w") as fh: tidy.to_csv(fh, index=False)
-    overall = tidy[tidy["class"] == "all"].pivot_table(index="set", columns="metric", values="value", sort=False)
+    # one row per setting: the mean over sampling seeds, with a 95 % t-interval (over seeds) when there are several
+    overall = tidy[tidy["class"] == "all"].pivot_table(index=["set", "seed"], columns="metric", values="value", sort=False)
     keep = [c for c in ["expert_balanced_accuracy", "expert_accuracy", "fid", "precision", "recall", "coverage", "color_fd", "prototype_distance"] if c in overall]
-    recall = tidy[(tidy.metric == "expert_recall")].pivot_table(index="set", columns="class", values="value", sort=False)
-    summary = overall[keep].join(recall.add_prefix("recall_"))
+    recall = tidy[(tidy.metric == "expert_recall")].pivot_table(index=["set", "seed"], columns="class", values="value", sort=False)
+    per_seed = overall[keep].join(recall.add_prefix("recall_"))
+    g = per_seed.groupby(level="set", sort=False)
+    tcrit = g.size().map(lambda n: stats.t.ppf(0.975, n - 1) if n > 1 else np.nan)
+    half = g.sem().mul(tcrit, axis=0)
+    summary = g.mean().join(half[keep].add_suffix("_ci95_halfwidth")).assign(n_seeds=g.size())
+    with atomic_write(out / "sweep_per_seed.csv", "w") as fh: per_seed.to_csv(fh)
     with atomic_write(out / "sweep_summary.csv", "w") as fh: summary.to_csv(fh)
     save_json(rep, rep_file)
-    print(summary[keep].round(3).to_string())
+    print(summary[keep + ["n_seeds"]].round(3).to_string())
 
 
 if __name__ == "__main__":
