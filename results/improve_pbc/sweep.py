@@ -4,10 +4,11 @@
 
 Reuses seed 0's IMPROVE denoiser (prototype-initialised embeddings) and PrototypeNet from the ablation, so every row
 shares one denoiser and differs only in the guide: scale, timestep window, and which PrototypeNet steers (the
-ablation's, or one trained the same way but with colour jitter, `train_prototype_net(color_jitter=True)`).
+ablation's, or one trained the same way but with colour jitter, `train_prototype_net(color_jitter=True)`); the setting
+`baseline_cj_scale0.1` guides the ablation's baseline denoiser instead (the `proto_guide` variant).
 Samples: 48 per class, DDIM-25, CFG 3, generator seed s for each of --seeds (default 0), exactly as the ablation's seed s
-(the ablation's seeds 1 and 2 sampled seed 0's denoisers too). The ablation's own `baseline` and `improve` samples of
-those seeds are re-read from their PNGs, so they are judged by the same networks as the sweep.
+(the ablation's seeds 1 and 2 sampled seed 0's denoisers too). The ablation's own `baseline`, `proto_cond` (this denoiser, unguided)
+and `improve` samples of those seeds are re-read from their PNGs, so they are judged by the same networks as the sweep.
 
 One judge for every row: a colour-jittered resnet18 expert (8 epochs, seed 1234, the ablation's seed-0 recipe) and a
 resnet10t feature extractor (4 epochs, seed 0) for FID / precision / recall / coverage against the real test split.
@@ -33,14 +34,16 @@ from improve_nb.evaluation import classifier_extractor, evaluate, train_classifi
 from improve_nb.guidance import PrototypeGuide, mean_prototype_distance
 from improve_nb.prototypes import PrototypeNet, train_prototype_net
 
-# name: (PrototypeNet: "ablation" | "cj", scale, window); sampled in this order (cheapest questions first)
+# name: (PrototypeNet: "ablation" | "cj", scale, window[, denoiser: "improve" (default) | "baseline"])
 SETTINGS = {
     "cj_scale0.3": ("cj", 0.3, (0.0, 0.8)),
     "cj_scale0.1": ("cj", 0.1, (0.0, 0.8)),
+    "cj_scale0.05": ("cj", 0.05, (0.0, 0.8)),
     "scale0.1": ("ablation", 0.1, (0.0, 0.8)),
     "scale0.3_late": ("ablation", 0.3, (0.0, 0.5)),
     "scale0.1_late": ("ablation", 0.1, (0.0, 0.5)),
     "scale0.03": ("ablation", 0.03, (0.0, 0.8)),
+    "baseline_cj_scale0.1": ("cj", 0.1, (0.0, 0.8), "baseline"),   # the ablation's `proto_guide` variant with the new guide
 }
 
 
@@ -88,7 +91,7 @@ def main():
     rep = json.loads(rep_file.read_text()) if rep_file.exists() else {"timings": {}, "commands": []}
     rep["commands"] = sorted(set(rep["commands"]) | {"python " + " ".join(sys.argv)})
     rep.update(epochs=dict(expert=a.expert_epochs, extractor=a.extractor_epochs, prototypes_cj=a.proto_epochs), machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
-               ablation=str(abl), settings={k: dict(proto=v[0], scale=v[1], window=v[2]) for k, v in SETTINGS.items()},
+               ablation=str(abl), settings={k: dict(proto=v[0], scale=v[1], window=v[2], denoiser=(v + ("improve",))[3]) for k, v in SETTINGS.items()},
                sampling=dict(n_per_class=a.n_per_class, sampler="ddim", steps=25, cfg_scale=3, generator_seeds=a.seeds, mode="cheap", schedule="sigma"))
 
     kw = dict(root=a.data, image_size=32)
@@ -120,13 +123,16 @@ def main():
 
     sets = {}   # (name, seed) -> (images, labels)
     for sd in a.seeds:
-        for v, name in (("baseline", "baseline (ablation)"), ("improve", "improve (ablation, scale 0.3)")):
+        for v, name in (("baseline", "baseline (ablation)"), ("proto_cond", "proto_cond (ablation, unguided)"),
+                        ("improve", "improve (ablation, scale 0.3)")):
             sets[name, sd] = read_pngs(abl.parent / f"seed{sd}" / "samples" / v, classes)
-    pipe = DenoiserPipeline.from_pretrained(abl / "improve" / "pipeline", device=dev)
+    pipes = {d: DenoiserPipeline.from_pretrained(abl / d / "pipeline", device=dev)
+             for d in {(SETTINGS[n] + ("improve",))[3] for n in a.settings}}
     for name, sd in ((n, sd) for sd in a.seeds for n in a.settings):
         f = out / "samples" / (f"{name}.npz" if sd == 0 else f"{name}_seed{sd}.npz")
         if not f.exists():
-            net, scale, window = SETTINGS[name]
+            net, scale, window, den = (SETTINGS[name] + ("improve",))[:4]
+            pipe = pipes[den]
             guide = PrototypeGuide(nets[net], scale=scale, t_window=window, mode="cheap", schedule="sigma", n_classes=K).check_denoiser(pipe.model)
             t = time.time()
             ims, labs = pipe(n_per_class=a.n_per_class, num_inference_steps=25, sampler="ddim", cfg_scale=3, guides=[guide],
