@@ -13,8 +13,10 @@ and `improve` samples of those seeds are re-read from their PNGs, so they are ju
 One judge for every row: a colour-jittered resnet18 expert (8 epochs, seed 1234, the ablation's seed-0 recipe) and a
 resnet10t feature extractor (4 epochs, seed 0) for FID / precision / recall / coverage against the real test split.
 Both are trained once and cached under --out, as is every sampled set (npz), so a killed run continues.
-Writes <out>/sweep.csv (tidy, every metric, per seed), <out>/sweep_per_seed.csv and <out>/sweep_summary.csv (one row per
-setting: mean over seeds and the 95 % t-interval half-width), plus report.json
+Writes <out>/sweep.csv (tidy, every metric, per seed), <out>/sweep_per_seed.csv, <out>/sweep_summary.csv (one row per
+setting: mean over seeds and the 95 % t-interval half-width), <out>/sweep_goal.csv (share of the gap to the real test
+ceiling closed and FID ratio, against the baseline and against the unguided IMPROVE denoiser, per seed and mean with
+its t-interval; `--summary-only` rewrites these three from sweep.csv), plus report.json
 (settings, timings, machine, command).
 """
 import argparse, json, platform, sys, time
@@ -24,7 +26,6 @@ import numpy as np
 import pandas as pd
 import torch
 from PIL import Image
-from scipy import stats
 from safetensors.torch import load_model, save_model
 
 from improve_nb.core import atomic_write, save_json, seed_everything
@@ -33,6 +34,9 @@ from improve_nb.diffusion import DenoiserPipeline
 from improve_nb.evaluation import classifier_extractor, evaluate, train_classifier, train_expert
 from improve_nb.guidance import PrototypeGuide, mean_prototype_distance
 from improve_nb.prototypes import PrototypeNet, train_prototype_net
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from summarize_ablation import t_interval  # noqa: E402  (the ablation's interval over seeds)
 
 # name: (PrototypeNet: "ablation" | "cj", scale, window[, denoiser: "improve" (default) | "baseline"])
 SETTINGS = {
@@ -66,6 +70,42 @@ def cached_classifier(path: Path, train_fn, arch: str, n_classes: int):
     return m, round(time.time() - t, 1)
 
 
+BASELINE, UNGUIDED = "baseline (ablation)", "proto_cond (ablation, unguided)"
+
+
+def summarize(tidy: pd.DataFrame, out: Path):
+    "sweep_per_seed.csv, sweep_summary.csv (mean and 95 % t-interval half-width over seeds) and sweep_goal.csv from the tidy table."
+    overall = tidy[tidy["class"] == "all"].pivot_table(index=["set", "seed"], columns="metric", values="value", sort=False)
+    keep = [c for c in ["expert_balanced_accuracy", "expert_accuracy", "fid", "precision", "recall", "coverage", "color_fd", "prototype_distance"] if c in overall]
+    recall = tidy[(tidy.metric == "expert_recall")].pivot_table(index=["set", "seed"], columns="class", values="value", sort=False)
+    per_seed = overall[keep].join(recall.add_prefix("expert_recall_"))
+    sets = list(dict.fromkeys(per_seed.index.get_level_values("set")))
+    ci = {st: {c: t_interval(per_seed.loc[st][c]) for c in keep} for st in sets}
+    summary = per_seed.groupby(level="set", sort=False).mean().join(
+        pd.DataFrame({st: {f"{c}_ci95_halfwidth": v[2] - v[0] for c, v in d.items()} for st, d in ci.items()}).T).assign(
+        n_seeds=per_seed.groupby(level="set", sort=False).size())
+    # the goal check, per seed: share of the gap between a reference and the real test ceiling closed, and FID ratio
+    ceiling = float(overall.loc["real (ceiling)", "expert_balanced_accuracy"].iloc[0])
+    goal = []
+    for ref in (BASELINE, UNGUIDED):
+        if ref not in sets: continue
+        r = per_seed.loc[ref]
+        for st in sets:
+            if st in ("real (ceiling)", ref): continue
+            x = per_seed.loc[st]
+            gap = (x.expert_balanced_accuracy - r.expert_balanced_accuracy) / (ceiling - r.expert_balanced_accuracy)
+            fid = x.fid / r.fid
+            (gm, gl, gh), (fm, fl, fh) = t_interval(gap), t_interval(fid)
+            goal.append(dict(set=st, reference=ref, gap_closed=gm, gap_ci_low=gl, gap_ci_high=gh, fid_ratio=fm, fid_ci_low=fl,
+                             fid_ci_high=fh, gap_per_seed=" ".join(f"{v:.3f}" for v in gap.dropna()),
+                             fid_ratio_per_seed=" ".join(f"{v:.3f}" for v in fid.dropna()), n_seeds=int(gap.notna().sum())))
+    goal = pd.DataFrame(goal)
+    for name, df, idx in (("sweep_per_seed.csv", per_seed, True), ("sweep_summary.csv", summary, True), ("sweep_goal.csv", goal, False)):
+        with atomic_write(out / name, "w") as fh: df.to_csv(fh, index=idx)
+    print(summary[keep + ["n_seeds"]].round(3).to_string())
+    print(goal.drop(columns=["gap_per_seed", "fid_ratio_per_seed"]).round(3).to_string())
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ablation", default="outputs/improve_pbc/seed0")
@@ -79,7 +119,9 @@ def main():
     ap.add_argument("--expert-epochs", type=int, default=8)
     ap.add_argument("--extractor-epochs", type=int, default=4)
     ap.add_argument("--proto-epochs", type=int, default=6, help="epochs of the colour-jittered PrototypeNet (the ablation's: 6)")
+    ap.add_argument("--summary-only", action="store_true", help="re-summarise <out>/sweep.csv; loads no model")
     a = ap.parse_args()
+    if a.summary_only: return summarize(pd.read_csv(Path(a.out) / "sweep.csv"), Path(a.out))
     if a.threads: torch.set_num_threads(a.threads)
     bad = [s for s in a.settings if s not in SETTINGS]
     if bad: raise SystemExit(f"unknown setting(s) {bad}; available: {list(SETTINGS)}")
@@ -152,20 +194,8 @@ def main():
         rows.append(df.assign(seed=sd))
     tidy = pd.concat(rows, ignore_index=True)
     with atomic_write(out / "sweep.csv", "w") as fh: tidy.to_csv(fh, index=False)
-    # one row per setting: the mean over sampling seeds, with a 95 % t-interval (over seeds) when there are several
-    overall = tidy[tidy["class"] == "all"].pivot_table(index=["set", "seed"], columns="metric", values="value", sort=False)
-    keep = [c for c in ["expert_balanced_accuracy", "expert_accuracy", "fid", "precision", "recall", "coverage", "color_fd", "prototype_distance"] if c in overall]
-    recall = tidy[(tidy.metric == "expert_recall")].pivot_table(index=["set", "seed"], columns="class", values="value", sort=False)
-    per_seed = overall[keep].join(recall.add_prefix("recall_"))
-    g = per_seed.groupby(level="set", sort=False)
-    tcrit = g.size().map(lambda n: stats.t.ppf(0.975, n - 1) if n > 1 else np.nan)
-    half = g.sem().mul(tcrit, axis=0)
-    summary = g.mean().join(half[keep].add_suffix("_ci95_halfwidth")).assign(n_seeds=g.size())
-    with atomic_write(out / "sweep_per_seed.csv", "w") as fh: per_seed.to_csv(fh)
-    with atomic_write(out / "sweep_summary.csv", "w") as fh: summary.to_csv(fh)
     save_json(rep, rep_file)
-    print(summary[keep + ["n_seeds"]].round(3).to_string())
-
+    summarize(tidy, out)
 
 if __name__ == "__main__":
     main()
