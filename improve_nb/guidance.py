@@ -33,11 +33,12 @@ from fastai.optimizer import OptimWrapper
 from .core import get_device, images_to_tensor
 from .data import ImageDataset, stratified_split
 from .diffusion import Guide, StepDL, make_noise_schedule
-from .prototypes import METRICS, PrototypeNet
+from .prototypes import METRICS, PrototypeNet, prototype_distances
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'GRAD_NORMS', 'target_distance', 'PrototypeGuide', 'mean_prototype_distance', 'NoisyClassifier',
-           'NoisyInputCallback', 'noisy_accuracy', 'train_noisy_classifier', 'ClassifierGuide', 'Guide']
+__all__ = ['SCHEDULES', 'GRAD_NORMS', 'OBJECTIVES', 'target_distance', 'PrototypeGuide', 'mean_prototype_distance',
+           'NoisyClassifier', 'NoisyInputCallback', 'noisy_accuracy', 'train_noisy_classifier', 'ClassifierGuide',
+           'Guide']
 
 # %% ../nbs/04_guidance.ipynb #528623d1
 def target_distance(z: torch.Tensor, prototypes: torch.Tensor, labels: torch.Tensor, metric: str = "sqeuclidean") -> torch.Tensor:
@@ -51,6 +52,7 @@ def target_distance(z: torch.Tensor, prototypes: torch.Tensor, labels: torch.Ten
 # %% ../nbs/04_guidance.ipynb #65efd6a1
 SCHEDULES = ("constant", "sigma", "alpha", "ramp")
 GRAD_NORMS = ("eps", "clip", None)
+OBJECTIVES = ("distance", "softmax")
 
 def _rms(x: torch.Tensor) -> torch.Tensor:
     "Per-sample RMS of N×... `x`, shaped N×1×1×1 (for broadcasting)."
@@ -77,7 +79,7 @@ class PrototypeGuide(Guide):
                  t_window: tuple[float, float] = (0.0, 1.0), metric: str | None = None, mode: str = "cheap",
                  grad_norm: str | None = "eps", max_ratio: float = 1.0, schedule: str | Callable = "constant",
                  input: str = "auto", n_classes: int | None = None, num_train_timesteps: int = 1000, clip_x0: bool = False,
-                 decode: Callable | None = None):
+                 decode: Callable | None = None, objective: str = "distance", temperature: float | None = None):
         if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
             raise ValueError(f"PrototypeGuide: scale must be a finite number >= 0, got {scale!r}")
         super().__init__(scale, t_window)
@@ -87,6 +89,9 @@ class PrototypeGuide(Guide):
         metric = metric if metric is not None else _get("metric", "sqeuclidean")
         if metric not in METRICS: raise ValueError(f"PrototypeGuide: metric must be one of {METRICS}, got {metric!r}")
         if mode not in ("cheap", "full"): raise ValueError(f"PrototypeGuide: mode must be 'cheap' or 'full', got {mode!r}")
+        if objective not in OBJECTIVES: raise ValueError(f"PrototypeGuide: objective must be one of {OBJECTIVES}, got {objective!r}")
+        tau = temperature if temperature is not None else getattr(net, "tau", 1.0)
+        if not (isinstance(tau, (int, float)) and math.isfinite(tau) and tau > 0): raise ValueError(f"PrototypeGuide: temperature must be a finite number > 0, got {tau!r}")
         if grad_norm not in GRAD_NORMS: raise ValueError(f"PrototypeGuide: grad_norm must be one of {GRAD_NORMS}, got {grad_norm!r}")
         if not callable(schedule) and schedule not in SCHEDULES:
             raise ValueError(f"PrototypeGuide: schedule must be one of {SCHEDULES} or a callable, got {schedule!r}")
@@ -106,6 +111,7 @@ class PrototypeGuide(Guide):
         self.time_cond, self.T, self.clip_x0 = bool(_get("time_cond", False)), int(num_train_timesteps), clip_x0
         if decode is not None and not callable(decode): raise TypeError(f"PrototypeGuide: decode must be callable (e.g. LatentCodec.decode_tensor), got {type(decode).__name__}")
         self.decode = decode          # latent diffusion: differentiable map from the denoiser's space to the net's [-1, 1] pixels
+        self.objective, self.tau = objective, float(tau)
         self.last: dict = {}
 
     @property
@@ -128,12 +134,26 @@ class PrototypeGuide(Guide):
         lo, hi = self.t_window                                            # ramp
         return 1.0 if hi <= lo else min(1.0, max(0.0, (hi - r) / (hi - lo)))
 
-    def distance(self, x: torch.Tensor, labels: torch.Tensor, sigma=None) -> torch.Tensor:
-        "Distance (N) of images `x` to their target class's prototype, under the guide's net and metric."
+    def _embed(self, x: torch.Tensor, sigma=None) -> torch.Tensor:
         z = self.net.embed(x, sigma) if self.time_cond else self.net.embed(x)
         if z.shape[-1] != self.prototypes.shape[-1]:
             raise ValueError(f"PrototypeGuide: the net embeds to {z.shape[-1]} dims but the prototypes have {self.prototypes.shape[-1]}")
+        return z
+
+    def distance(self, x: torch.Tensor, labels: torch.Tensor, sigma=None) -> torch.Tensor:
+        "Distance (N) of images `x` to their target class's prototype, under the guide's net and metric."
+        z = self._embed(x, sigma)
         return target_distance(z, self.prototypes.to(z.device), labels, self.metric)
+
+    def energy(self, x: torch.Tensor, labels: torch.Tensor, sigma=None) -> tuple[torch.Tensor, torch.Tensor]:
+        "(energy the guide descends, target distance), both N: the distance itself, or −log softmax(−D/τ) at the target class."
+        z = self._embed(x, sigma)
+        p = self.prototypes.to(z.device)
+        if self.objective == "distance":
+            d = target_distance(z, p, labels, self.metric); return d, d
+        D = prototype_distances(z, p, self.metric).min(-1).values               # N×C: nearest prototype of each class
+        y = labels.to(D.device).long()
+        return F.cross_entropy(-D / self.tau, y, reduction="none"), D.gather(1, y[:, None]).squeeze(1)
 
     def __call__(self, x_t, t, eps, labels, alpha_bar_t, model_fn=None) -> torch.Tensor:
         "Correction to add to `eps` at timestep `t` (see the notes above)."
@@ -151,19 +171,20 @@ class PrototypeGuide(Guide):
             inp = x if self.input == "xt" else (x - s1 * e) / a_b.sqrt()
             if self.decode is not None: inp = self.decode(inp)
             if self.clip_x0: inp = inp.clamp(-1, 1)
-            d = self.distance(inp, labels, sigma)
-            g, = torch.autograd.grad(d.sum(), x)
+            en, d = self.energy(inp, labels, sigma)
+            g, = torch.autograd.grad(en.sum(), x)
         w = self.scale * self.weight(t, float(a.reshape(-1)[0]))
         e_rms = _rms(eps.detach().float())
         if self.grad_norm == "eps": corr = w * e_rms * g / _rms(g).clamp_min(1e-12)
         else:
             corr = w * s1 * g
             if self.grad_norm == "clip": corr = corr * (self.max_ratio * e_rms / _rms(corr).clamp_min(1e-12)).clamp(max=1.0)
-        self.last = {"t": int(t), "distance": d.detach(), "grad_rms": _rms(g).flatten(), "weight": w}
+        self.last = {"t": int(t), "distance": d.detach(), "energy": en.detach(), "grad_rms": _rms(g).flatten(), "weight": w}
         return corr.to(eps.dtype)
 
     def __repr__(self):
         return (f"PrototypeGuide(scale={self.scale}, t_window={self.t_window}, metric={self.metric!r}, mode={self.mode!r}, "
+                f"objective={self.objective!r}{f', temperature={self.tau:g}' if self.objective == 'softmax' else ''}, "
                 f"grad_norm={self.grad_norm!r}, schedule={self.schedule!r}, input={self.input!r}, n_classes={self.n_classes}"
                 f"{', decode=' + getattr(self.decode, '__qualname__', type(self.decode).__name__) if self.decode is not None else ''})")
 

@@ -70,3 +70,18 @@ def test_cheap_guide_leaves_no_parameter_grads(trained):
            generator=torch.Generator().manual_seed(0), n_per_class=1, num_inference_steps=3, device="cpu")
     assert all(p.grad is None for p in pnet.parameters())
     assert all(p.grad is None for p in model.parameters())
+
+
+def test_softmax_objective_lowers_the_nets_loss(trained):
+    "objective='softmax' lowers the prototype classifier's cross-entropy of samples (at σ = 0) against unguided ones."
+    pnet, model, ns = trained
+    im0, lab = sample(model, ns, generator=torch.Generator().manual_seed(4), **KW)
+    guide = PrototypeGuide(pnet, scale=0.3, objective="softmax").check_denoiser(model)
+    im1, _ = sample(model, ns, guides=[guide], generator=torch.Generator().manual_seed(4), **KW)
+    def ce(im):
+        with torch.no_grad():
+            return torch.nn.functional.cross_entropy(pnet(images_to_tensor(im)), torch.as_tensor(lab), reduction="none")
+    c0, c1 = ce(im0), ce(im1)
+    assert c1.mean() < 0.9 * c0.mean(), (float(c0.mean()), float(c1.mean()))
+    d0, d1 = mean_prototype_distance(pnet, im0, lab), mean_prototype_distance(pnet, im1, lab)
+    assert d1.mean() < d0.mean(), (float(d0.mean()), float(d1.mean()))    # still towards the target prototype
