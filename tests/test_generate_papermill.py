@@ -34,6 +34,7 @@ def tiny_run(tmp_path_factory):
 def test_writes_metrics_for_every_variant(tiny_run):
     m = json.loads((tiny_run / "metrics.json").read_text())
     assert m["params"]["dataset"] == "demo" and m["params"]["train_steps"] == 12
+    assert m["params"]["guide_objective"] == "distance"                 # the default, recorded
     assert sorted(m["variants"]) == sorted(VARIANTS)
     for v in VARIANTS:
         r = m["variants"][v]
@@ -91,6 +92,7 @@ def test_killed_run_resumes_exactly(tiny_run, tmp_path):
     (dict(n_per_class=0), "n_per_class must be a positive integer"),
     (dict(guide_scale=-1.0), "guide_scale must be >= 0"),
     (dict(ckpt_every=-1), "ckpt_every must be an integer >= 0"),
+    (dict(guide_objective="ce"), "guide_objective must be one of ('distance', 'softmax')"),
 ])
 def test_bad_parameters_fail_clearly(tmp_path, params, message):
     with pytest.raises(pm.PapermillExecutionError) as e:
