@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# IMPROVE ablation on the built-in demo data: the README's main job (nbs/05_generate.ipynb with its defaults) at
+# seeds 0, 1, 2. Unlike results/improve_pbc/run.sh, every seed trains its own denoisers, PrototypeNet, expert and
+# extractor, so the interval covers training variance too. The demo rule oracle (oracle_pass_rate) judges beside the expert.
+#   bash results/improve_demo/run.sh                         (from the repository root)
+#   SEEDS="0 2" THREADS=1 bash results/improve_demo/run.sh & SEEDS=1 THREADS=1 bash results/improve_demo/run.sh   (two lanes)
+# then: python results/summarize_ablation.py outputs/improve_demo results/improve_demo
+# A finished seed (metrics.json present) is skipped; a killed one resumes its denoisers from their checkpoints.
+set -euo pipefail
+OUT=${OUT:-outputs/improve_demo}
+mkdir -p "$OUT"
+for s in ${SEEDS:-0 1 2}; do
+  [ -f "$OUT/seed$s/metrics.json" ] && continue
+  papermill nbs/05_generate.ipynb "$OUT/seed$s.ipynb" ${THREADS:+-p torch_threads $THREADS} -p explorer False -p resume True \
+    -p seed "$s" -p out_dir "$OUT/seed$s"
+done
