@@ -5,14 +5,22 @@
 Reuses seed 0's IMPROVE denoiser (prototype-initialised embeddings) and PrototypeNet from the ablation, so every row
 shares one denoiser and differs only in the guide: scale, timestep window, and which PrototypeNet steers (the
 ablation's, or one trained the same way but with colour jitter, `train_prototype_net(color_jitter=True)`); the setting
-`baseline_cj_scale0.1` guides the ablation's baseline denoiser instead (the `proto_guide` variant).
+`baseline_cj_scale0.1` guides the ablation's baseline denoiser instead (the `proto_guide` variant); `*_softmax` settings use
+`PrototypeGuide(objective="softmax")` (descend the net's own cross-entropy, not only the target distance); `baseline` and
+`proto_cond` sample the two denoisers unguided.
 Samples: 48 per class, DDIM-25, CFG 3, generator seed s for each of --seeds (default 0), exactly as the ablation's seed s
-(the ablation's seeds 1 and 2 sampled seed 0's denoisers too). The ablation's own `baseline`, `proto_cond` (this denoiser, unguided)
-and `improve` samples of those seeds are re-read from their PNGs, so they are judged by the same networks as the sweep.
+(the ablation's seeds 1 and 2 sampled seed 0's denoisers too). Where they exist (`<ablation>/../seed<s>/samples`), the ablation's own
+`baseline`, `proto_cond` (this denoiser, unguided) and `improve` samples of those seeds are re-read from their PNGs, so they
+are judged by the same networks as the sweep.
+
+Longer-trained denoisers (`extend.py`): `--ablation outputs/improve_pbc_long/seed0 --judge outputs/improve_pbc/sweep
+--out outputs/improve_pbc/sweep_long --settings baseline proto_cond cj_scale0.1 baseline_cj_scale0.1 ...` samples every row,
+the unguided ones included, and judges them with the cached networks of the first sweep (the same expert, extractor and
+colour-jittered PrototypeNet), so the two tables differ only in the denoisers.
 
 One judge for every row: a colour-jittered resnet18 expert (8 epochs, seed 1234, the ablation's seed-0 recipe) and a
 resnet10t feature extractor (4 epochs, seed 0) for FID / precision / recall / coverage against the real test split.
-Both are trained once and cached under --out, as is every sampled set (npz), so a killed run continues.
+Both are trained once and cached under --judge (default --out), every sampled set (npz) under --out, so a killed run continues.
 Writes <out>/sweep.csv (tidy, every metric, per seed), <out>/sweep_per_seed.csv, <out>/sweep_summary.csv (one row per
 setting: mean over seeds and the 95 % t-interval half-width), <out>/sweep_goal.csv (share of the gap to the real test
 ceiling closed and FID ratio, against the baseline and against the unguided IMPROVE denoiser, per seed and mean with
@@ -38,8 +46,10 @@ from improve_nb.prototypes import PrototypeNet, train_prototype_net
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from summarize_ablation import t_interval  # noqa: E402  (the ablation's interval over seeds)
 
-# name: (PrototypeNet: "ablation" | "cj", scale, window[, denoiser: "improve" (default) | "baseline"])
+# name: (PrototypeNet: "ablation" | "cj" | None (unguided), scale, window[, denoiser: "improve" (default) | "baseline"[, objective]])
 SETTINGS = {
+    "baseline": (None, 0.0, (0.0, 1.0), "baseline"),
+    "proto_cond": (None, 0.0, (0.0, 1.0), "improve"),
     "cj_scale0.3": ("cj", 0.3, (0.0, 0.8)),
     "cj_scale0.1": ("cj", 0.1, (0.0, 0.8)),
     "cj_scale0.05": ("cj", 0.05, (0.0, 0.8)),
@@ -48,7 +58,17 @@ SETTINGS = {
     "scale0.1_late": ("ablation", 0.1, (0.0, 0.5)),
     "scale0.03": ("ablation", 0.03, (0.0, 0.8)),
     "baseline_cj_scale0.1": ("cj", 0.1, (0.0, 0.8), "baseline"),   # the ablation's `proto_guide` variant with the new guide
+    "cj_scale0.1_softmax": ("cj", 0.1, (0.0, 0.8), "improve", "softmax"),
+    "cj_scale0.2_softmax": ("cj", 0.2, (0.0, 0.8), "improve", "softmax"),
+    "cj_scale0.2": ("cj", 0.2, (0.0, 0.8)),
+    "baseline_cj_scale0.1_softmax": ("cj", 0.1, (0.0, 0.8), "baseline", "softmax"),
 }
+
+
+def setting(name: str) -> tuple:
+    "(net, scale, window, denoiser, objective) of a setting, with the defaults filled in."
+    v = SETTINGS[name]
+    return v + ("improve", "distance")[len(v) - 3:]
 
 
 def read_pngs(folder: Path, classes):
@@ -70,6 +90,15 @@ def cached_classifier(path: Path, train_fn, arch: str, n_classes: int):
     return m, round(time.time() - t, 1)
 
 
+def save_report(rep: dict, path: Path):
+    "Write report.json, keeping the timings and commands another sweep process (run side by side) wrote meanwhile."
+    if path.exists():
+        old = json.loads(path.read_text())
+        rep["timings"] = {**old.get("timings", {}), **rep["timings"]}
+        rep["commands"] = sorted(set(old.get("commands", [])) | set(rep["commands"]))
+    save_json(rep, path)
+
+
 BASELINE, UNGUIDED = "baseline (ablation)", "proto_cond (ablation, unguided)"
 
 
@@ -87,7 +116,7 @@ def summarize(tidy: pd.DataFrame, out: Path):
     # the goal check, per seed: share of the gap between a reference and the real test ceiling closed, and FID ratio
     ceiling = float(overall.loc["real (ceiling)", "expert_balanced_accuracy"].iloc[0])
     goal = []
-    for ref in (BASELINE, UNGUIDED):
+    for ref in (BASELINE, "baseline", UNGUIDED, "proto_cond"):     # the ablation's PNGs, or the same denoisers sampled here
         if ref not in sets: continue
         r = per_seed.loc[ref]
         for st in sets:
@@ -110,6 +139,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--ablation", default="outputs/improve_pbc/seed0")
     ap.add_argument("--out", default="outputs/improve_pbc/sweep")
+    ap.add_argument("--judge", default=None, help="folder of the cached expert, extractor and colour-jittered PrototypeNet (default: --out)")
     ap.add_argument("--data", default="../shared/data/pbc_blood/pbc_28.npz")
     ap.add_argument("--settings", nargs="*", default=list(SETTINGS), help=f"subset of {list(SETTINGS)}")
     ap.add_argument("--n-per-class", type=int, default=48)
@@ -120,20 +150,26 @@ def main():
     ap.add_argument("--extractor-epochs", type=int, default=4)
     ap.add_argument("--proto-epochs", type=int, default=6, help="epochs of the colour-jittered PrototypeNet (the ablation's: 6)")
     ap.add_argument("--summary-only", action="store_true", help="re-summarise <out>/sweep.csv; loads no model")
+    ap.add_argument("--sample-only", action="store_true",
+                    help="sample and cache the sets, judge nothing (for processes side by side; a last run without it judges all)")
     a = ap.parse_args()
     if a.summary_only: return summarize(pd.read_csv(Path(a.out) / "sweep.csv"), Path(a.out))
     if a.threads: torch.set_num_threads(a.threads)
     bad = [s for s in a.settings if s not in SETTINGS]
     if bad: raise SystemExit(f"unknown setting(s) {bad}; available: {list(SETTINGS)}")
     abl, out = Path(a.ablation), Path(a.out)
-    for p in (abl / "improve" / "pipeline", abl / "prototypes", *(abl.parent / f"seed{s}" / "samples" / "baseline" for s in a.seeds)):
-        if not p.exists(): raise SystemExit(f"{p} is missing: run results/improve_pbc/run.sh first (seed 0)")
+    judge = Path(a.judge) if a.judge else out
+    dens = {setting(n)[3] for n in a.settings}
+    for p in (*(abl / d / "pipeline" for d in dens), abl / "prototypes"):
+        if not p.exists(): raise SystemExit(f"{p} is missing: run results/improve_pbc/run.sh first (seed 0), or extend.py for a longer-trained pair")
+    judge.mkdir(parents=True, exist_ok=True)
     (out / "samples").mkdir(parents=True, exist_ok=True)
     rep_file = out / "report.json"
     rep = json.loads(rep_file.read_text()) if rep_file.exists() else {"timings": {}, "commands": []}
     rep["commands"] = sorted(set(rep["commands"]) | {"python " + " ".join(sys.argv)})
     rep.update(epochs=dict(expert=a.expert_epochs, extractor=a.extractor_epochs, prototypes_cj=a.proto_epochs), machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
-               ablation=str(abl), settings={k: dict(proto=v[0], scale=v[1], window=v[2], denoiser=(v + ("improve",))[3]) for k, v in SETTINGS.items()},
+               ablation=str(abl), judge=str(judge),
+               settings={k: dict(zip(("proto", "scale", "window", "denoiser", "objective"), setting(k))) for k in SETTINGS},
                sampling=dict(n_per_class=a.n_per_class, sampler="ddim", steps=25, cfg_scale=3, generator_seeds=a.seeds, mode="cheap", schedule="sigma"))
 
     kw = dict(root=a.data, image_size=32)
@@ -141,48 +177,49 @@ def main():
     classes, K = train_ds.classes, train_ds.n_classes
     dev = torch.device("cpu")
 
-    expert, t_e = cached_classifier(out / f"expert_resnet18_e{a.expert_epochs}_s1234.safetensors",
+    expert, t_e = cached_classifier(judge / f"expert_resnet18_e{a.expert_epochs}_s1234.safetensors",
                                     lambda: train_expert(train_ds, arch="resnet18", seed=1234, epochs=a.expert_epochs, device=dev), "resnet18", K)
-    ext_model, t_x = cached_classifier(out / f"extractor_resnet10t_e{a.extractor_epochs}_s0.safetensors",
+    ext_model, t_x = cached_classifier(judge / f"extractor_resnet10t_e{a.extractor_epochs}_s0.safetensors",
                                        lambda: train_classifier(train_ds, arch="resnet10t", epochs=a.extractor_epochs, seed=0, device=dev), "resnet10t", K)
     if t_e != "cached": rep["timings"]["expert_s"] = t_e          # a rerun loads the cache and keeps the training time
     if t_x != "cached": rep["timings"]["extractor_s"] = t_x
     extractor = classifier_extractor(model=ext_model, in_chans=3, device=dev, name="classifier-resnet10t")
-    save_json(rep, rep_file)
+    save_report(rep, rep_file)
 
     proto_abl = PrototypeNet.from_pretrained(abl / "prototypes").eval()
     nets = {"ablation": proto_abl}
-    if any(SETTINGS[s][0] == "cj" for s in a.settings):
-        cj_dir = out / f"prototypes_cj_e{a.proto_epochs}"
+    if any(setting(s)[0] == "cj" for s in a.settings):
+        cj_dir = judge / f"prototypes_cj_e{a.proto_epochs}"
         if not (cj_dir / "config.json").exists():
             t = time.time()
             cfg = proto_abl.config
             net, prep = train_prototype_net(train_ds, val_ds, backbone=cfg.backbone, dim=cfg.dim, k=cfg.k, noise_aug="x0hat",
                                             epochs=a.proto_epochs, bs=64, seed=0, device=dev, color_jitter=True)
             net.save_pretrained(cj_dir); save_json(prep, cj_dir.with_name(cj_dir.name + "_report.json"))
-            rep["timings"]["prototypes_cj_s"] = round(time.time() - t, 1); save_json(rep, rep_file)
+            rep["timings"]["prototypes_cj_s"] = round(time.time() - t, 1); save_report(rep, rep_file)
         nets["cj"] = PrototypeNet.from_pretrained(cj_dir).eval()
 
     sets = {}   # (name, seed) -> (images, labels)
     for sd in a.seeds:
-        for v, name in (("baseline", "baseline (ablation)"), ("proto_cond", "proto_cond (ablation, unguided)"),
-                        ("improve", "improve (ablation, scale 0.3)")):
+        if not (abl.parent / f"seed{sd}" / "samples").exists(): continue       # extend.py's denoisers: no ablation PNGs
+        for v, name in (("baseline", BASELINE), ("proto_cond", UNGUIDED), ("improve", "improve (ablation, scale 0.3)")):
             sets[name, sd] = read_pngs(abl.parent / f"seed{sd}" / "samples" / v, classes)
-    pipes = {d: DenoiserPipeline.from_pretrained(abl / d / "pipeline", device=dev)
-             for d in {(SETTINGS[n] + ("improve",))[3] for n in a.settings}}
+    pipes = {d: DenoiserPipeline.from_pretrained(abl / d / "pipeline", device=dev) for d in dens}
     for name, sd in ((n, sd) for sd in a.seeds for n in a.settings):
         f = out / "samples" / (f"{name}.npz" if sd == 0 else f"{name}_seed{sd}.npz")
         if not f.exists():
-            net, scale, window, den = (SETTINGS[name] + ("improve",))[:4]
+            net, scale, window, den, objective = setting(name)
             pipe = pipes[den]
-            guide = PrototypeGuide(nets[net], scale=scale, t_window=window, mode="cheap", schedule="sigma", n_classes=K).check_denoiser(pipe.model)
+            guides = [] if net is None else [PrototypeGuide(nets[net], scale=scale, t_window=window, mode="cheap", schedule="sigma",
+                                                            n_classes=K, objective=objective).check_denoiser(pipe.model)]
             t = time.time()
-            ims, labs = pipe(n_per_class=a.n_per_class, num_inference_steps=25, sampler="ddim", cfg_scale=3, guides=[guide],
+            ims, labs = pipe(n_per_class=a.n_per_class, num_inference_steps=25, sampler="ddim", cfg_scale=3, guides=guides,
                              generator=torch.Generator().manual_seed(sd), device=dev)
-            rep["timings"][f"{name}_sample_s" if sd == 0 else f"{name}_seed{sd}_sample_s"] = round(time.time() - t, 1); save_json(rep, rep_file)
+            rep["timings"][f"{name}_sample_s" if sd == 0 else f"{name}_seed{sd}_sample_s"] = round(time.time() - t, 1); save_report(rep, rep_file)
             with atomic_write(f) as fh: np.savez(fh, images=ims, labels=labs)
         z = np.load(f); sets[name, sd] = (z["images"], z["labels"])
         print(name, "seed", sd, "sampled", flush=True)
+    if a.sample_only: return save_report(rep, rep_file)
 
     rows = []
     for (name, sd), (ims, labs) in sets.items():
@@ -194,7 +231,7 @@ def main():
         rows.append(df.assign(seed=sd))
     tidy = pd.concat(rows, ignore_index=True)
     with atomic_write(out / "sweep.csv", "w") as fh: tidy.to_csv(fh, index=False)
-    save_json(rep, rep_file)
+    save_report(rep, rep_file)
     summarize(tidy, out)
 
 if __name__ == "__main__":
