@@ -62,6 +62,7 @@ SETTINGS = {
     "cj_scale0.2_softmax": ("cj", 0.2, (0.0, 0.8), "improve", "softmax"),
     "cj_scale0.2": ("cj", 0.2, (0.0, 0.8)),
     "baseline_cj_scale0.1_softmax": ("cj", 0.1, (0.0, 0.8), "baseline", "softmax"),
+    "baseline_cj_scale0.2": ("cj", 0.2, (0.0, 0.8), "baseline"),
 }
 
 
