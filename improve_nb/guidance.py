@@ -33,7 +33,7 @@ from fastai.optimizer import OptimWrapper
 from .core import get_device, images_to_tensor
 from .data import ImageDataset, stratified_split
 from .diffusion import Guide, StepDL, make_noise_schedule
-from .prototypes import METRICS, PrototypeNet, prototype_distances
+from .prototypes import METRICS, PrototypeNet, class_distances, prototype_distances
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'GRAD_NORMS', 'OBJECTIVES', 'target_distance', 'PrototypeGuide', 'mean_prototype_distance',
@@ -111,7 +111,7 @@ class PrototypeGuide(Guide):
         self.time_cond, self.T, self.clip_x0 = bool(_get("time_cond", False)), int(num_train_timesteps), clip_x0
         if decode is not None and not callable(decode): raise TypeError(f"PrototypeGuide: decode must be callable (e.g. LatentCodec.decode_tensor), got {type(decode).__name__}")
         self.decode = decode          # latent diffusion: differentiable map from the denoiser's space to the net's [-1, 1] pixels
-        self.objective, self.tau = objective, float(tau)
+        self.objective, self.tau, self.reduce = objective, float(tau), _get("reduce", "min")
         self.last: dict = {}
 
     @property
@@ -148,12 +148,11 @@ class PrototypeGuide(Guide):
     def energy(self, x: torch.Tensor, labels: torch.Tensor, sigma=None) -> tuple[torch.Tensor, torch.Tensor]:
         "(energy the guide descends, target distance), both N: the distance itself, or −log softmax(−D/τ) at the target class."
         z = self._embed(x, sigma)
-        p = self.prototypes.to(z.device)
-        if self.objective == "distance":
-            d = target_distance(z, p, labels, self.metric); return d, d
-        D = prototype_distances(z, p, self.metric).min(-1).values               # N×C: nearest prototype of each class
-        y = labels.to(D.device).long()
-        return F.cross_entropy(-D / self.tau, y, reduction="none"), D.gather(1, y[:, None]).squeeze(1)
+        p, y = self.prototypes.to(z.device), labels.to(z.device).long()
+        d = target_distance(z, p, y, self.metric)
+        if self.objective == "distance": return d, d
+        D = class_distances(prototype_distances(z, p, self.metric), self.reduce, self.tau)   # N×C, as the net's own logits reduce them
+        return F.cross_entropy(-D / self.tau, y, reduction="none"), d
 
     def __call__(self, x_t, t, eps, labels, alpha_bar_t, model_fn=None) -> torch.Tensor:
         "Correction to add to `eps` at timestep `t` (see the notes above)."
