@@ -37,8 +37,8 @@ from .prototypes import METRICS, PrototypeNet, class_distances, prototype_distan
 
 # %% auto #0
 __all__ = ['SCHEDULES', 'GRAD_NORMS', 'OBJECTIVES', 'target_distance', 'PrototypeGuide', 'mean_prototype_distance',
-           'NoisyClassifier', 'NoisyInputCallback', 'noisy_accuracy', 'train_noisy_classifier', 'ClassifierGuide',
-           'Guide']
+           'PrototypeAlignCallback', 'NoisyClassifier', 'NoisyInputCallback', 'noisy_accuracy',
+           'train_noisy_classifier', 'ClassifierGuide', 'Guide']
 
 # %% ../nbs/04_guidance.ipynb #528623d1
 def target_distance(z: torch.Tensor, prototypes: torch.Tensor, labels: torch.Tensor, metric: str = "sqeuclidean") -> torch.Tensor:
@@ -200,6 +200,66 @@ def mean_prototype_distance(net: nn.Module, images, labels, prototypes: torch.Te
     dev = next(net.parameters()).device
     out = [g.distance(x[i:i + bs].to(dev), y[i:i + bs].to(dev), torch.zeros(len(x[i:i + bs]), device=dev)) for i in range(0, len(x), bs)]
     return torch.cat(out).cpu() if out else torch.zeros(0)
+
+# %% ../nbs/04_guidance.ipynb #7c9ddd7e
+class PrototypeAlignCallback(Callback):
+    "Add `weight` × the `PrototypeGuide` energy of the denoiser's x̂₀ (labelled samples, t/T in `t_window`, weighted by ᾱ_t) to the diffusion loss."
+    order = 5                                   # after_loss: before any callback that reads the final loss
+    def __init__(self, guide: PrototypeGuide, weight: float = 0.05, t_window: tuple[float, float] = (0.0, 0.5),
+                 alpha_weight: bool = True, noise_schedule=None, null_class: int | None = None):
+        if not isinstance(guide, PrototypeGuide): raise TypeError(f"PrototypeAlignCallback: guide must be a PrototypeGuide, got {type(guide).__name__}")
+        if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
+            raise ValueError(f"PrototypeAlignCallback: weight must be a finite number >= 0, got {weight!r}")
+        lo, hi = t_window
+        if not 0.0 <= lo <= hi <= 1.0: raise ValueError(f"PrototypeAlignCallback: t_window must satisfy 0 <= lo <= hi <= 1, got {t_window}")
+        self.guide, self.weight, self.t_window, self.alpha_weight = guide, float(weight), (float(lo), float(hi)), bool(alpha_weight)
+        self._ns, self._null, self._req, self.stats = noise_schedule, null_class, None, []
+
+    def before_fit(self):
+        if self._ns is None or self._null is None:
+            dc = [c for c in self.learn.cbs if hasattr(c, "ns") and hasattr(c, "null_class") and c is not self]
+            if not dc: raise ValueError("PrototypeAlignCallback: the Learner has no DiffusionCallback; pass noise_schedule= and null_class=")
+            if self._ns is None: self._ns = dc[0].ns
+            if self._null is None: self._null = dc[0].null_class
+        self.guide.check_denoiser(self.learn.model)
+        net = self.guide.net
+        self._req = [p.requires_grad for p in net.parameters()]
+        net.to(next(self.learn.model.parameters()).device).eval().requires_grad_(False)
+
+    def after_fit(self):
+        if self._req is not None:
+            for p, r in zip(self.guide.net.parameters(), self._req): p.requires_grad_(r)
+            self._req = None
+
+    def align_loss(self, x_t: torch.Tensor, t: torch.Tensor, labels: torch.Tensor, pred: torch.Tensor) -> tuple[torch.Tensor, dict]:
+        "(batch-mean weighted energy of x̂₀, statistics) for noisy inputs `x_t` at timesteps `t` and the denoiser's prediction."
+        T = self._ns.config.num_train_timesteps
+        r = t.float() / T
+        m = (labels != self._null) & (r >= self.t_window[0]) & (r <= self.t_window[1])
+        n = len(x_t)
+        if not bool(m.any()): return pred.sum() * 0.0, {"n_aligned": 0}
+        a = self._ns.alphas_cumprod.to(x_t.device)[t[m]].float()
+        a_b = a.reshape(-1, *([1] * (x_t.ndim - 1)))
+        xt, p = x_t[m].float(), pred[m].float()
+        if self._ns.config.prediction_type == "epsilon": x0 = (xt - (1 - a_b).sqrt() * p) / a_b.sqrt()
+        else: x0 = a_b.sqrt() * xt - (1 - a_b).sqrt() * p                              # v-prediction
+        if self.guide.decode is not None: x0 = self.guide.decode(x0)
+        if self.guide.clip_x0: x0 = x0.clamp(-1, 1)
+        en, d = self.guide.energy(x0, labels[m], (1 - a).clamp_min(0).sqrt())
+        w = a if self.alpha_weight else torch.ones_like(a)
+        loss = (w * en).sum() / n
+        return loss, {"n_aligned": int(m.sum()), "energy": float(en.detach().mean()), "distance": float(d.detach().mean())}
+
+    def after_loss(self):
+        if not self.training or self.weight == 0: return
+        x_t, t, y = self.learn.xb
+        loss, st = self.align_loss(x_t, t, y, self.learn.pred)
+        self.learn.loss_grad = self.learn.loss_grad + self.weight * loss
+        self.learn.loss = self.learn.loss_grad.detach().clone()
+        self.stats.append(dict(st, align=float(loss.detach()), iter=int(self.learn.train_iter)))
+
+    def __repr__(self):
+        return f"PrototypeAlignCallback(weight={self.weight}, t_window={self.t_window}, alpha_weight={self.alpha_weight}, guide={self.guide!r})"
 
 # %% ../nbs/04_guidance.ipynb #87e4329c
 def _classifier_n_classes(classifier) -> int | None:

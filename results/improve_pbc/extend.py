@@ -12,6 +12,17 @@ prototype-initialised, trainable class embeddings) for --steps more optimiser st
 denoisers, so the two differ only in where the ablation left them. Total compute per denoiser: 1,800 + --steps steps.
 Writes <out>/seed0/<denoiser>/pipeline (+ checkpoints every 200 steps: a killed run resumes where it stopped) and copies
 the ablation's PrototypeNet to <out>/seed0/prototypes, so `sweep.py --ablation <out>/seed0` finds what it expects.
+
+Prototype alignment (`--align-weight W`, the library's `PrototypeAlignCallback`): the same continuation, plus W × the
+ᾱ-weighted cross-entropy of a frozen PrototypeNet on the denoiser's x̂0 (t/T in --align-window) in the loss:
+
+    python results/improve_pbc/extend.py --denoiser baseline --align-weight 0.001 --threads 1 &
+    python results/improve_pbc/extend.py --denoiser baseline --align-weight 0.005 --threads 1
+
+writes <out>/seed0/baseline_align0.001 (and _align0.005): the baseline's first 1,800 plain steps, then 1,800 aligned
+ones, the same steps, batches, noise and lr schedule as the plain continuation. The net is --align-net (default the
+sweep's colour-jittered PrototypeNet, the one that guides `proto_guide`), never the judge's expert. The aligned run
+costs more per step (a PrototypeNet forward and backward): wall time is recorded beside the steps.
 """
 import argparse, json, platform, shutil, sys, time
 from pathlib import Path
@@ -21,6 +32,16 @@ import torch
 from improve_nb.core import save_json
 from improve_nb.data import load_dataset
 from improve_nb.diffusion import ClassConditionalUNet, train_denoiser
+from improve_nb.guidance import PrototypeAlignCallback, PrototypeGuide
+from improve_nb.prototypes import PrototypeNet
+
+
+def _align_summary(stats: list) -> dict:
+    "Mean alignment term, x̂0 energy and target distance over the first and last 100 steps this process trained."
+    if not stats: return {}
+    avg = lambda rows, k: round(float(sum(r.get(k, 0.0) for r in rows) / len(rows)), 5)
+    return {f"{part}_100": {k: avg(rows, k) for k in ("align", "energy", "distance")}
+            for part, rows in (("first", stats[:100]), ("last", stats[-100:]))} | {"steps_logged": len(stats)}
 
 
 def main():
@@ -33,7 +54,17 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--seed", type=int, default=1, help="data-order seed of the continuation (the ablation used 0)")
     ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--align-weight", type=float, default=0.0, help="PrototypeAlignCallback weight (0: plain continuation)")
+    ap.add_argument("--align-net", default="outputs/improve_pbc/sweep/prototypes_cj_e6")
+    ap.add_argument("--align-window", type=float, nargs=2, default=[0.0, 0.5])
+    ap.add_argument("--align-objective", default="softmax", choices=["softmax", "distance"])
     a = ap.parse_args()
+    name = a.denoiser if a.align_weight == 0 else f"{a.denoiser}_align{a.align_weight:g}"
+    cbs = []
+    if a.align_weight:
+        if not (Path(a.align_net) / "config.json").exists(): raise SystemExit(f"{a.align_net} holds no PrototypeNet: run sweep.py first (it trains the colour-jittered one)")
+        guide = PrototypeGuide(PrototypeNet.from_pretrained(a.align_net), objective=a.align_objective)
+        cbs = [PrototypeAlignCallback(guide, weight=a.align_weight, t_window=tuple(a.align_window))]
     if a.threads: torch.set_num_threads(a.threads)
     src = Path(a.ablation) / a.denoiser / "pipeline"
     if not (src / "model").exists(): raise SystemExit(f"{src / 'model'} is missing: run results/improve_pbc/run.sh first (seed 0)")
@@ -45,12 +76,14 @@ def main():
     model = ClassConditionalUNet.from_pretrained(src / "model")
     t = time.time()
     pipe = train_denoiser(train_ds, preset=model.config.preset, steps=a.steps, bs=64, lr=a.lr, p_uncond=0.1, seed=a.seed,
-                          ema_decay=0.999, ema_warmup=True, device="cpu", out_dir=dst / a.denoiser, model=model, progress=False,
-                          ckpt_every=200, resume=True)
+                          ema_decay=0.999, ema_warmup=True, device="cpu", out_dir=dst / name, model=model, progress=False,
+                          ckpt_every=200, resume=True, cbs=cbs)
     save_json(dict(command="python " + " ".join(sys.argv), source=str(src), steps_before=before.get("steps_done"), extra_steps=a.steps,
                    total_steps=before.get("steps_done", 0) + a.steps, lr=a.lr, data_seed=a.seed, wall_s=round(time.time() - t, 1),
-                   machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"),
-              dst / f"{a.denoiser}_extend.json")
+                   machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
+                   **(dict(align=dict(weight=a.align_weight, net=a.align_net, window=a.align_window, objective=a.align_objective,
+                                      alpha_weight=True, stats=_align_summary(cbs[0].stats))) if cbs else {})),
+              dst / f"{name}_extend.json")
     print(pipe.info)
 
 
