@@ -203,21 +203,24 @@ def mean_prototype_distance(net: nn.Module, images, labels, prototypes: torch.Te
 
 # %% ../nbs/04_guidance.ipynb #7c9ddd7e
 class PrototypeAlignCallback(Callback):
-    "Add `weight` × the `PrototypeGuide` energy of the denoiser's x̂₀ (labelled samples, t/T in `t_window`, weighted by ᾱ_t) to the diffusion loss."
+    "From optimiser step `start_step` on, add `weight` × the `PrototypeGuide` energy of the denoiser's x̂₀ (labelled samples, t/T in `t_window`, weighted by ᾱ_t) to the diffusion loss."
     order = 5                                   # after_loss: before any callback that reads the final loss
     def __init__(self, guide: PrototypeGuide, weight: float = 0.05, t_window: tuple[float, float] = (0.0, 0.5),
-                 alpha_weight: bool = True, noise_schedule=None, null_class: int | None = None):
+                 alpha_weight: bool = True, start_step: int = 0, noise_schedule=None, null_class: int | None = None):
         if not isinstance(guide, PrototypeGuide): raise TypeError(f"PrototypeAlignCallback: guide must be a PrototypeGuide, got {type(guide).__name__}")
         if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
             raise ValueError(f"PrototypeAlignCallback: weight must be a finite number >= 0, got {weight!r}")
         lo, hi = t_window
         if not 0.0 <= lo <= hi <= 1.0: raise ValueError(f"PrototypeAlignCallback: t_window must satisfy 0 <= lo <= hi <= 1, got {t_window}")
+        if not isinstance(start_step, (int, np.integer)) or start_step < 0: raise ValueError(f"PrototypeAlignCallback: start_step must be an integer >= 0, got {start_step!r}")
         self.guide, self.weight, self.t_window, self.alpha_weight = guide, float(weight), (float(lo), float(hi)), bool(alpha_weight)
+        self.start_step, self._dc = int(start_step), None
         self._ns, self._null, self._req, self.stats = noise_schedule, null_class, None, []
 
     def before_fit(self):
+        dc = [c for c in self.learn.cbs if hasattr(c, "ns") and hasattr(c, "null_class") and c is not self]
+        self._dc = dc[0] if dc else None                     # its global_step counts across a resumed run
         if self._ns is None or self._null is None:
-            dc = [c for c in self.learn.cbs if hasattr(c, "ns") and hasattr(c, "null_class") and c is not self]
             if not dc: raise ValueError("PrototypeAlignCallback: the Learner has no DiffusionCallback; pass noise_schedule= and null_class=")
             if self._ns is None: self._ns = dc[0].ns
             if self._null is None: self._null = dc[0].null_class
@@ -252,6 +255,8 @@ class PrototypeAlignCallback(Callback):
 
     def after_loss(self):
         if not self.training or self.weight == 0: return
+        step = self._dc.global_step if self._dc is not None else int(self.learn.train_iter)
+        if step < self.start_step: return                   # plain diffusion training until start_step
         x_t, t, y = self.learn.xb
         loss, st = self.align_loss(x_t, t, y, self.learn.pred)
         self.learn.loss_grad = self.learn.loss_grad + self.weight * loss
@@ -259,7 +264,8 @@ class PrototypeAlignCallback(Callback):
         self.stats.append(dict(st, align=float(loss.detach()), iter=int(self.learn.train_iter)))
 
     def __repr__(self):
-        return f"PrototypeAlignCallback(weight={self.weight}, t_window={self.t_window}, alpha_weight={self.alpha_weight}, guide={self.guide!r})"
+        return (f"PrototypeAlignCallback(weight={self.weight}, t_window={self.t_window}, alpha_weight={self.alpha_weight}, "
+                f"start_step={self.start_step}, guide={self.guide!r})")
 
 # %% ../nbs/04_guidance.ipynb #87e4329c
 def _classifier_n_classes(classifier) -> int | None:

@@ -14,7 +14,7 @@ from PIL import Image
 NB = Path(__file__).resolve().parent.parent / "nbs" / "05_generate.ipynb"
 TINY = dict(dataset="demo", image_size=16, n_train_per_class=24, preset="tiny", train_steps=12, batch_size=16,
             proto_backbone="resnet10t", proto_epochs=1, expert_epochs=1, n_per_class=3, steps=4, seed=0,
-            device="cpu", explorer=False, ckpt_every=4, proto_align=0.005)
+            device="cpu", explorer=False, ckpt_every=4)
 VARIANTS = ["baseline", "proto_cond", "proto_guide", "improve"]
 
 
@@ -35,8 +35,8 @@ def test_writes_metrics_for_every_variant(tiny_run):
     m = json.loads((tiny_run / "metrics.json").read_text())
     assert m["params"]["dataset"] == "demo" and m["params"]["train_steps"] == 12
     assert m["params"]["guide_objective"] == "distance"                 # the default, recorded
-    assert m["params"]["proto_align"] == 0.005                         # the IMPROVE denoiser trained with alignment ...
-    assert m["prototype_alignment"]["steps_logged"] == 12               # ... at every one of its steps
+    assert m["params"]["proto_align"] == 0.005 and m["params"]["proto_cond"] is False   # the defaults: an aligned IMPROVE denoiser ...
+    assert m["prototype_alignment"]["steps_logged"] == 6                # ... in the second half of its 12 steps (proto_align_start 0.5)
     assert m["prototype_alignment"]["energy_last50"] > 0
     assert sorted(m["variants"]) == sorted(VARIANTS)
     for v in VARIANTS:
@@ -97,6 +97,7 @@ def test_killed_run_resumes_exactly(tiny_run, tmp_path):
     (dict(ckpt_every=-1), "ckpt_every must be an integer >= 0"),
     (dict(guide_objective="ce"), "guide_objective must be one of ('distance', 'softmax')"),
     (dict(proto_align=-0.1), "proto_align must be a finite number >= 0"),
+    (dict(proto_align_start=1.0), "proto_align_start must be a fraction in [0, 1)"),
 ])
 def test_bad_parameters_fail_clearly(tmp_path, params, message):
     with pytest.raises(pm.PapermillExecutionError) as e:

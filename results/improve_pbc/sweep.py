@@ -46,7 +46,7 @@ from improve_nb.prototypes import PrototypeNet, train_prototype_net
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from summarize_ablation import t_interval  # noqa: E402  (the ablation's interval over seeds)
 
-# name: (PrototypeNet: "ablation" | "cj" | None (unguided), scale, window[, denoiser: "improve" (default) | "baseline"[, objective]])
+# name: (PrototypeNet: "ablation" | "cj" | None (unguided), scale, window[, denoiser: "improve" (default) | "baseline" | "baseline_align<W>"[, objective]])
 SETTINGS = {
     "baseline": (None, 0.0, (0.0, 1.0), "baseline"),
     "proto_cond": (None, 0.0, (0.0, 1.0), "improve"),
@@ -58,6 +58,11 @@ SETTINGS = {
     "baseline_cj_scale0.1": ("cj", 0.1, (0.0, 0.8), "baseline"),   # the ablation's `proto_guide` variant with the new guide
     "cj_scale0.1_softmax": ("cj", 0.1, (0.0, 0.8), "improve", "softmax"),
     "baseline_cj_scale0.2": ("cj", 0.2, (0.0, 0.8), "baseline"),
+    # the baseline continued with prototype alignment (extend.py --align-weight W): unguided, and with the proto_guide guide
+    "align0.001": (None, 0.0, (0.0, 1.0), "baseline_align0.001"),
+    "align0.001_cj_scale0.1": ("cj", 0.1, (0.0, 0.8), "baseline_align0.001"),
+    "align0.005": (None, 0.0, (0.0, 1.0), "baseline_align0.005"),
+    "align0.005_cj_scale0.1": ("cj", 0.1, (0.0, 0.8), "baseline_align0.005"),
 }
 
 
