@@ -8,7 +8,7 @@ random: only cost is measured. Prints a markdown section; `--append FILE` adds i
 
     python bench/bench_align.py --preset small --image-size 32 --backbone resnet10t --bs 64 --steps 12 --repeats 4
 """
-import argparse, os, platform, time
+import argparse, os, platform, sys, time
 
 import numpy as np
 import torch
@@ -66,7 +66,7 @@ def main(argv=None):
     pm, ph = t_interval(plain); am, ah = t_interval(aligned); rm, rh = t_interval(ratios)
     n_unet = sum(p.numel() for p in ClassConditionalUNet(classes=ds.classes, image_size=a.image_size, channels=3, preset=a.preset).parameters())
     n_net = sum(p.numel() for p in net.parameters())
-    cmd = "python bench/bench_align.py " + " ".join(argv if argv is not None else os.sys.argv[1:])
+    cmd = "python bench/bench_align.py " + " ".join(argv if argv is not None else sys.argv[1:])
     load = os.getloadavg()[0]
     md = (f"\n### PrototypeAlignCallback training cost: {a.preset} UNet ({n_unet / 1e6:.2f} M) + {a.backbone} PrototypeNet "
           f"({n_net / 1e6:.2f} M), {a.image_size} px, batch {a.bs}\n\n"

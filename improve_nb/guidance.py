@@ -32,7 +32,7 @@ from fastai.optimizer import OptimWrapper
 
 from .core import get_device, images_to_tensor
 from .data import ImageDataset, stratified_split
-from .diffusion import Guide, StepDL, make_noise_schedule
+from .diffusion import Guide, StepDL, _abar, make_noise_schedule, to_eps
 from .prototypes import METRICS, PrototypeNet, class_distances, prototype_distances
 
 # %% auto #0
@@ -140,6 +140,11 @@ class PrototypeGuide(Guide):
             raise ValueError(f"PrototypeGuide: the net embeds to {z.shape[-1]} dims but the prototypes have {self.prototypes.shape[-1]}")
         return z
 
+    def net_input(self, x: torch.Tensor) -> torch.Tensor:
+        "What the net is shown of `x` in the denoiser's space (x̂₀ or x_t): decoded (latent diffusion), clipped if `clip_x0`."
+        if self.decode is not None: x = self.decode(x)
+        return x.clamp(-1, 1) if self.clip_x0 else x
+
     def distance(self, x: torch.Tensor, labels: torch.Tensor, sigma=None) -> torch.Tensor:
         "Distance (N) of images `x` to their target class's prototype, under the guide's net and metric."
         z = self._embed(x, sigma)
@@ -167,10 +172,7 @@ class PrototypeGuide(Guide):
                 if model_fn is None: raise ValueError("PrototypeGuide(mode='full') needs model_fn")
                 e = model_fn(x, t, labels).float()
             else: e = eps.detach().float()
-            inp = x if self.input == "xt" else (x - s1 * e) / a_b.sqrt()
-            if self.decode is not None: inp = self.decode(inp)
-            if self.clip_x0: inp = inp.clamp(-1, 1)
-            en, d = self.energy(inp, labels, sigma)
+            en, d = self.energy(self.net_input(x if self.input == "xt" else (x - s1 * e) / a_b.sqrt()), labels, sigma)
             g, = torch.autograd.grad(en.sum(), x)
         w = self.scale * self.weight(t, float(a.reshape(-1)[0]))
         e_rms = _rms(eps.detach().float())
@@ -208,6 +210,7 @@ class PrototypeAlignCallback(Callback):
     def __init__(self, guide: PrototypeGuide, weight: float = 0.05, t_window: tuple[float, float] = (0.0, 0.5),
                  alpha_weight: bool = True, start_step: int = 0, noise_schedule=None, null_class: int | None = None):
         if not isinstance(guide, PrototypeGuide): raise TypeError(f"PrototypeAlignCallback: guide must be a PrototypeGuide, got {type(guide).__name__}")
+        if guide.input != "x0hat": raise ValueError("PrototypeAlignCallback: the guide's net must read x̂₀ (input='x0hat'); a net of x_t gives the denoiser no gradient")
         if not isinstance(weight, (int, float)) or not math.isfinite(weight) or weight < 0:
             raise ValueError(f"PrototypeAlignCallback: weight must be a finite number >= 0, got {weight!r}")
         lo, hi = t_window
@@ -241,14 +244,11 @@ class PrototypeAlignCallback(Callback):
         m = (labels != self._null) & (r >= self.t_window[0]) & (r <= self.t_window[1])
         n = len(x_t)
         if not bool(m.any()): return pred.sum() * 0.0, {"n_aligned": 0}
-        a = self._ns.alphas_cumprod.to(x_t.device)[t[m]].float()
-        a_b = a.reshape(-1, *([1] * (x_t.ndim - 1)))
-        xt, p = x_t[m].float(), pred[m].float()
-        if self._ns.config.prediction_type == "epsilon": x0 = (xt - (1 - a_b).sqrt() * p) / a_b.sqrt()
-        else: x0 = a_b.sqrt() * xt - (1 - a_b).sqrt() * p                              # v-prediction
-        if self.guide.decode is not None: x0 = self.guide.decode(x0)
-        if self.guide.clip_x0: x0 = x0.clamp(-1, 1)
-        en, d = self.guide.energy(x0, labels[m], (1 - a).clamp_min(0).sqrt())
+        xt = x_t[m].float()
+        a_b = _abar(self._ns, t[m], xt)
+        eps = to_eps(pred[m].float(), xt, a_b, self._ns.config.prediction_type)
+        a = a_b.flatten()
+        en, d = self.guide.energy(self.guide.net_input((xt - (1 - a_b).sqrt() * eps) / a_b.sqrt()), labels[m], (1 - a).clamp_min(0).sqrt())
         w = a if self.alpha_weight else torch.ones_like(a)
         loss = (w * en).sum() / n
         return loss, {"n_aligned": int(m.sum()), "energy": float(en.detach().mean()), "distance": float(d.detach().mean())}
@@ -262,6 +262,12 @@ class PrototypeAlignCallback(Callback):
         self.learn.loss_grad = self.learn.loss_grad + self.weight * loss
         self.learn.loss = self.learn.loss_grad.detach().clone()
         self.stats.append(dict(st, align=float(loss.detach()), iter=int(self.learn.train_iter)))
+
+    def summary(self, n: int = 50) -> dict:
+        "Mean alignment term, x̂₀ energy and target distance over the first and last `n` logged steps, and how many were logged."
+        avg = lambda rows: {k: round(float(np.mean(v)), 5) for k in ("align", "energy", "distance") if (v := [r[k] for r in rows if k in r])}
+        out = {f"first_{n}": avg(self.stats[:n]), f"last_{n}": avg(self.stats[-n:])} if self.stats else {}
+        return out | {"steps_logged": len(self.stats)}
 
     def __repr__(self):
         return (f"PrototypeAlignCallback(weight={self.weight}, t_window={self.t_window}, alpha_weight={self.alpha_weight}, "

@@ -37,7 +37,7 @@ def test_writes_metrics_for_every_variant(tiny_run):
     assert m["params"]["guide_objective"] == "distance"                 # the default, recorded
     assert m["params"]["proto_align"] == 0.005 and m["params"]["proto_cond"] is False   # the defaults: an aligned IMPROVE denoiser ...
     assert m["prototype_alignment"]["steps_logged"] == 6                # ... in the second half of its 12 steps (proto_align_start 0.5)
-    assert m["prototype_alignment"]["energy_last50"] > 0
+    assert m["prototype_alignment"]["last_50"]["energy"] > 0
     assert sorted(m["variants"]) == sorted(VARIANTS)
     for v in VARIANTS:
         r = m["variants"][v]

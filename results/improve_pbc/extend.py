@@ -21,8 +21,9 @@ Prototype alignment (`--align-weight W`, the library's `PrototypeAlignCallback`)
 
 writes <out>/seed0/baseline_align0.001 (and _align0.005): the baseline's first 1,800 plain steps, then 1,800 aligned
 ones, the same steps, batches, noise and lr schedule as the plain continuation. The net is --align-net (default the
-sweep's colour-jittered PrototypeNet, the one that guides `proto_guide`), never the judge's expert. The aligned run
-costs more per step (a PrototypeNet forward and backward): wall time is recorded beside the steps.
+sweep's colour-jittered PrototypeNet, the one that guides `proto_guide`), never the judge's expert. An aligned step
+costs about 1.00x a plain one here (`bench/bench_align.py`); wall time is recorded beside the steps. The summary of the
+term (first and last 100 steps this process trained) is `PrototypeAlignCallback.summary(100)`.
 """
 import argparse, json, platform, shutil, sys, time
 from pathlib import Path
@@ -34,14 +35,6 @@ from improve_nb.data import load_dataset
 from improve_nb.diffusion import ClassConditionalUNet, train_denoiser
 from improve_nb.guidance import PrototypeAlignCallback, PrototypeGuide
 from improve_nb.prototypes import PrototypeNet
-
-
-def _align_summary(stats: list) -> dict:
-    "Mean alignment term, x̂0 energy and target distance over the first and last 100 steps this process trained."
-    if not stats: return {}
-    avg = lambda rows, k: round(float(sum(r.get(k, 0.0) for r in rows) / len(rows)), 5)
-    return {f"{part}_100": {k: avg(rows, k) for k in ("align", "energy", "distance")}
-            for part, rows in (("first", stats[:100]), ("last", stats[-100:]))} | {"steps_logged": len(stats)}
 
 
 def main():
@@ -82,7 +75,7 @@ def main():
                    total_steps=before.get("steps_done", 0) + a.steps, lr=a.lr, data_seed=a.seed, wall_s=round(time.time() - t, 1),
                    machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
                    **(dict(align=dict(weight=a.align_weight, net=a.align_net, window=a.align_window, objective=a.align_objective,
-                                      alpha_weight=True, stats=_align_summary(cbs[0].stats))) if cbs else {})),
+                                      alpha_weight=True, stats=cbs[0].summary(100))) if cbs else {})),
               dst / f"{name}_extend.json")
     print(pipe.info)
 
