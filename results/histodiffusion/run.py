@@ -1,6 +1,10 @@
 """HistoDiffusion evidence (issue 6): 5 % of the labels, the rest of the training images used without labels.
 
     python results/histodiffusion/run.py --dataset pbc            # PBC blood cells, 28 px npz trained at 32 px
+    python results/histodiffusion/run.py --dataset pbc --sets c --proto-scale 0.1 --proto-cj --out results/histodiffusion/pbc_c_cj0.1
+
+Synthetic pools are cached under --work by every setting that changes them (`pool_key`), so another --proto-scale or
+--proto-cj samples a new pool instead of re-reading the old one.
 
 Stages (each saved under --work, default outputs/histodiffusion_<dataset>/, and skipped when its output exists, so a
 killed run continues where it stopped):
@@ -36,6 +40,19 @@ DATASETS = {"pbc": ("medmnist", ("pbc_blood", "pbc_28.npz"), 32, {}),
             "ham10000": ("ham10000", ("ham10000", "ham10000_64.npz"), 64, {"split_scheme": "lesion"})}
 
 
+def pool_key(name: str, a) -> str:
+    """The cache name of a synthetic pool: every setting that changes it, defaults left out so the pools the committed
+    runs sampled (`pool_cg.npz`, `pool_cg+proto.npz`: guide scale 3, prototype scale 0.3, 50 DDIM steps) keep their names."""
+    key = name
+    if a.guide_scale != 3.0: key += f"_g{a.guide_scale:g}"
+    if a.sample_steps != 50: key += f"_steps{a.sample_steps}"
+    if a.oversample != 2.0: key += f"_over{a.oversample:g}"
+    if max(a.ratios) != 3.0: key += f"_maxratio{max(a.ratios):g}"
+    if "proto" in name and a.proto_scale != 0.3: key += f"_p{a.proto_scale:g}"
+    if "proto" in name and a.proto_cj: key += "_cj"
+    return key
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dataset", default="pbc", choices=list(DATASETS)); ap.add_argument("--label-frac", type=float, default=0.05)
@@ -45,6 +62,7 @@ def main():
     ap.add_argument("--sample-steps", type=int, default=50); ap.add_argument("--oversample", type=float, default=2.0)
     ap.add_argument("--ratios", type=float, nargs="+", default=[0.5, 1.0, 3.0]); ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--down-steps", type=int, default=300, help="optimiser steps of every downstream classifier")
+    ap.add_argument("--proto-cj", action="store_true", help="the PrototypeNet trained with colour jitter (<work>/prototypes_cj), as in the PBC IMPROVE sweep")
     ap.add_argument("--proto-epochs", type=int, default=15); ap.add_argument("--aux-epochs", type=int, default=30)
     ap.add_argument("--down-arch", default="resnet10t"); ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--sets", nargs="+", default=["a", "b", "c"], choices=["a", "b", "c"],
@@ -101,12 +119,14 @@ def main():
         rep["noisy_classifier"] = dict(per_bin=cr["per_bin"].to_dict("records"), accuracy=cr["accuracy"], clean_accuracy=cr["clean_accuracy"],
                                        chance=cr["chance"], valid_on="val split (latents)"); save()
     clf = NoisyClassifier.from_pretrained(work / "noisy_classifier").eval()
-    if not (work / "prototypes" / "config.json").exists():
+    pdir = work / ("prototypes_cj" if a.proto_cj else "prototypes")
+    if not (pdir / "config.json").exists():
         t = time.time()
-        pnet, pr = train_prototype_net(labelled, val, backbone="resnet18", dim=64, epochs=a.proto_epochs, bs=64, seed=0, device="cpu")
-        pnet.save_pretrained(work / "prototypes"); T["prototype_net"] = time.time() - t
-        rep["prototype_net"] = {k: v for k, v in pr.items() if isinstance(v, (int, float, str))}; save()
-    pnet = PrototypeNet.from_pretrained(work / "prototypes").eval()
+        pnet, pr = train_prototype_net(labelled, val, backbone="resnet18", dim=64, epochs=a.proto_epochs, bs=64, seed=0, device="cpu",
+                                       color_jitter=a.proto_cj)
+        pnet.save_pretrained(pdir); T[pdir.name.replace("prototypes", "prototype_net")] = time.time() - t
+        rep[pdir.name.replace("prototypes", "prototype_net")] = {k: v for k, v in pr.items() if isinstance(v, (int, float, str))}; save()
+    pnet = PrototypeNet.from_pretrained(pdir).eval()
     t = time.time()
     aux = train_classifier(labelled, arch="resnet10t", epochs=a.aux_epochs, bs=64, seed=7, device="cpu")   # filter features only
     T["aux_classifier"] = time.time() - t
@@ -121,7 +141,7 @@ def main():
                                       PrototypeGuide(pnet, scale=a.proto_scale, schedule="sigma", t_window=(0.0, 0.8),
                                                      decode=codec.decode_tensor)]}.items():
         if name not in need: continue
-        f = work / f"pool_{name}.npz"
+        f = work / f"pool_{pool_key(name, a)}.npz"
         if not f.exists():
             t = time.time()
             ims, ys = lp(n_per_class=n_pool, guides=guides, num_inference_steps=a.sample_steps, sampler="ddim", device="cpu",

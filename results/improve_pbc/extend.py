@@ -10,7 +10,7 @@ points. This continues each from its saved raw weights (`<ablation>/<denoiser>/p
 prototype-initialised, trainable class embeddings) for --steps more optimiser steps: a second cosine cycle with warm-up
 (lr --lr), batch 64, p_uncond 0.1, a fresh EMA (decay 0.999 with warm-up) and data seed --seed, the same for both
 denoisers, so the two differ only in where the ablation left them. Total compute per denoiser: 1,800 + --steps steps.
-Writes <out>/seed0/<denoiser>/pipeline (+ checkpoints every 200 steps: a killed run resumes where it stopped) and copies
+Writes <out>/<ablation folder name, seed0 by default>/<denoiser>/pipeline (+ checkpoints every 200 steps: a killed run resumes where it stopped) and copies
 the ablation's PrototypeNet to <out>/seed0/prototypes, so `sweep.py --ablation <out>/seed0` finds what it expects.
 
 Prototype alignment (`--align-weight W`, the library's `PrototypeAlignCallback`): the same continuation, plus W × the
@@ -24,6 +24,12 @@ ones, the same steps, batches, noise and lr schedule as the plain continuation. 
 sweep's colour-jittered PrototypeNet, the one that guides `proto_guide`), never the judge's expert. An aligned step
 costs about 1.00x a plain one here (`bench/bench_align.py`); wall time is recorded beside the steps. The summary of the
 term (first and last 100 steps this process trained) is `PrototypeAlignCallback.summary(100)`.
+
+Training-seed replicates (`train_seed.py --seed S` trains the first 1,800 steps at init/data seed S): continue them the
+same way, with the continuation's data seed S + 1 as for seed 0 (0, then 1), writing <out>/seed<S>:
+
+    python results/improve_pbc/extend.py --ablation outputs/improve_pbc_seeds/seed1 --seed 2 --denoiser baseline --threads 1 &
+    python results/improve_pbc/extend.py --ablation outputs/improve_pbc_seeds/seed1 --seed 2 --denoiser baseline --align-weight 0.005 --threads 1
 """
 import argparse, json, platform, shutil, sys, time
 from pathlib import Path
@@ -62,7 +68,7 @@ def main():
     src = Path(a.ablation) / a.denoiser / "pipeline"
     if not (src / "model").exists(): raise SystemExit(f"{src / 'model'} is missing: run results/improve_pbc/run.sh first (seed 0)")
     before = json.loads((src / "pipeline.json").read_text())["info"]
-    dst = Path(a.out) / "seed0"
+    dst = Path(a.out) / Path(a.ablation).name      # seed0 for the ablation, seed<S> for train_seed.py's replicates
     dst.mkdir(parents=True, exist_ok=True)
     if not (dst / "prototypes").exists(): shutil.copytree(Path(a.ablation) / "prototypes", dst / "prototypes")
     train_ds = load_dataset("medmnist", root=a.data, image_size=32, split="train")
