@@ -124,8 +124,9 @@ def main():
         t = time.time()
         pnet, pr = train_prototype_net(labelled, val, backbone="resnet18", dim=64, epochs=a.proto_epochs, bs=64, seed=0, device="cpu",
                                        color_jitter=a.proto_cj)
-        pnet.save_pretrained(pdir); T[pdir.name.replace("prototypes", "prototype_net")] = time.time() - t
-        rep[pdir.name.replace("prototypes", "prototype_net")] = {k: v for k, v in pr.items() if isinstance(v, (int, float, str))}; save()
+        key = pdir.name.replace("prototypes", "prototype_net")          # prototype_net / prototype_net_cj
+        pnet.save_pretrained(pdir); T[key] = time.time() - t
+        rep[key] = {k: v for k, v in pr.items() if isinstance(v, (int, float, str))}; save()
     pnet = PrototypeNet.from_pretrained(pdir).eval()
     t = time.time()
     aux = train_classifier(labelled, arch="resnet10t", epochs=a.aux_epochs, bs=64, seed=7, device="cpu")   # filter features only
