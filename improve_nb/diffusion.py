@@ -41,7 +41,7 @@ from .data import ImageDataset, Normalize
 
 # %% auto #0
 __all__ = ['PRESETS', 'SAMPLERS', 'SAMPLE_OUTPUTS', 'unet_kwargs', 'ClassConditionalUNet', 'make_noise_schedule', 'make_sampler',
-           'to_eps', 'from_eps', 'Guide', 'BrightnessGuide', 'make_model_fn', 'sample', 'DiffusionCallback',
+           'to_eps', 'to_x0', 'from_eps', 'Guide', 'BrightnessGuide', 'make_model_fn', 'sample', 'DiffusionCallback',
            'diffusion_loss', 'EMACallback', 'lr_schedule', 'StepSchedule', 'LatentDataset', 'StepDL', 'save_checkpoint',
            'list_checkpoints', 'load_checkpoint', 'CheckpointCallback', 'SampleGridCallback', 'AccelerateTrainer',
            'DenoiserPipeline', 'train_denoiser']
@@ -156,12 +156,15 @@ def to_eps(pred: torch.Tensor, x_t: torch.Tensor, abar: torch.Tensor, prediction
     if prediction_type == "v_prediction": return abar.sqrt() * pred + (1 - abar).sqrt() * x_t
     raise ValueError(f"prediction_type must be 'epsilon' or 'v_prediction', got {prediction_type!r}")
 
+def to_x0(eps: torch.Tensor, x_t: torch.Tensor, abar: torch.Tensor) -> torch.Tensor:
+    "The clean-image estimate x̂₀ = (x_t − √(1−ᾱ_t)·ε) / √ᾱ_t from noise prediction `eps` at ᾱ_t = `abar`."
+    return (x_t - (1 - abar).clamp_min(0).sqrt() * eps) / abar.sqrt()
+
 def from_eps(eps: torch.Tensor, x_t: torch.Tensor, abar: torch.Tensor, prediction_type: str) -> torch.Tensor:
     "Convert ε to the output a scheduler of `prediction_type` expects."
     if prediction_type == "epsilon": return eps
     if prediction_type == "v_prediction":
-        x0 = (x_t - (1 - abar).sqrt() * eps) / abar.sqrt()
-        return abar.sqrt() * eps - (1 - abar).sqrt() * x0
+        return abar.sqrt() * eps - (1 - abar).sqrt() * to_x0(eps, x_t, abar)
     raise ValueError(f"prediction_type must be 'epsilon' or 'v_prediction', got {prediction_type!r}")
 
 # %% ../nbs/02_diffusion.ipynb #73c4123f
@@ -193,7 +196,7 @@ class BrightnessGuide(Guide):
         if not self.full: return -self.scale * s1 * torch.ones_like(eps)
         with torch.enable_grad():
             x = x_t.detach().requires_grad_(True)
-            x0 = (x - s1 * model_fn(x, t, labels)) / alpha_bar_t.sqrt()
+            x0 = to_x0(model_fn(x, t, labels), x, alpha_bar_t)
             g, = torch.autograd.grad(x0.mean() * x0[0].numel(), x)
         return -self.scale * s1 * g
 

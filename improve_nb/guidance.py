@@ -32,7 +32,7 @@ from fastai.optimizer import OptimWrapper
 
 from .core import get_device, images_to_tensor
 from .data import ImageDataset, stratified_split
-from .diffusion import Guide, StepDL, _abar, make_noise_schedule, to_eps
+from .diffusion import Guide, StepDL, _abar, make_noise_schedule, to_eps, to_x0
 from .prototypes import METRICS, PrototypeNet, class_distances, prototype_distances
 
 # %% auto #0
@@ -172,7 +172,7 @@ class PrototypeGuide(Guide):
                 if model_fn is None: raise ValueError("PrototypeGuide(mode='full') needs model_fn")
                 e = model_fn(x, t, labels).float()
             else: e = eps.detach().float()
-            en, d = self.energy(self.net_input(x if self.input == "xt" else (x - s1 * e) / a_b.sqrt()), labels, sigma)
+            en, d = self.energy(self.net_input(x if self.input == "xt" else to_x0(e, x, a_b)), labels, sigma)
             g, = torch.autograd.grad(en.sum(), x)
         w = self.scale * self.weight(t, float(a.reshape(-1)[0]))
         e_rms = _rms(eps.detach().float())
@@ -248,7 +248,7 @@ class PrototypeAlignCallback(Callback):
         a_b = _abar(self._ns, t[m], xt)
         eps = to_eps(pred[m].float(), xt, a_b, self._ns.config.prediction_type)
         a = a_b.flatten()
-        en, d = self.guide.energy(self.guide.net_input((xt - (1 - a_b).sqrt() * eps) / a_b.sqrt()), labels[m], (1 - a).clamp_min(0).sqrt())
+        en, d = self.guide.energy(self.guide.net_input(to_x0(eps, xt, a_b)), labels[m], (1 - a).clamp_min(0).sqrt())
         w = a if self.alpha_weight else torch.ones_like(a)
         loss = (w * en).sum() / n
         return loss, {"n_aligned": int(m.sum()), "energy": float(en.detach().mean()), "distance": float(d.detach().mean())}

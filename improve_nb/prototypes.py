@@ -29,6 +29,7 @@ from fastai.metrics import accuracy
 
 from .core import get_device, seed_everything
 from .data import ColorJitterCallback, ImageDataset, make_dataloaders
+from .diffusion import to_x0
 
 # %% auto #0
 __all__ = ['METRICS', 'prototype_distances', 'class_distances', 'PrototypeNet', 'load_backbone_weights', 'NoiseAug',
@@ -198,7 +199,7 @@ class NoiseAug:
         if self.eps_fn is not None:
             xt = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
             with torch.no_grad(): eps = self.eps_fn(xt, t.clamp_min(0), labels)
-            xh = (xt - (1 - ab).sqrt() * eps) / ab.sqrt()
+            xh = to_x0(eps, xt, ab)
             return torch.where((t < 0).view(-1, 1, 1, 1), x0, xh.clamp(-1, 1)), sigma
         ratio = ((1 - a) / a.clamp_min(1e-4)).sqrt()
         y = _gaussian_blur(x0, self.blur * ratio * x0.shape[-1] / 32)
