@@ -1,6 +1,7 @@
 """The issue-4 goal check over training seeds: combine `sweep.py` tables of denoisers trained at different seeds.
 
-    python results/improve_pbc/seeds_summary.py --sweep 0 results/improve_pbc/sweep_long --sweep 1 results/improve_pbc/sweep_long_seed1
+    python results/improve_pbc/seeds_summary.py --sweep 0 results/improve_pbc/sweep_long --sweep 1 results/improve_pbc/sweep_long_seed1 \
+        --sweep 2 results/improve_pbc/sweep_long_seed2
 
 Each --sweep TRAINING_SEED DIR names a folder holding `sweep_per_seed.csv` from `sweep.py` (one row per set and sampling
 seed), all judged by the same cached expert and extractor (`--judge outputs/improve_pbc/sweep`), so the real-test
@@ -10,8 +11,9 @@ ceiling is the same number in each. Within a training seed every set is compared
 
 Writes <dst>/seeds_goal.csv with, per set:
 - per training seed: the mean over its sampling seeds and the 95 % t-interval over those sampling seeds;
-- over training seeds: the mean of the per-training-seed means, and the 95 % t-interval over training seeds (with two
-  training seeds this has one degree of freedom, t = 12.7, so it is wide: it is reported, not hidden);
+- over training seeds: the mean of the per-training-seed means, and the 95 % t-interval over training seeds (with n
+  training seeds it has n - 1 degrees of freedom, t = 12.7 for two and 4.3 for three, so it is wide: it is reported,
+  not hidden);
 - pooled: the mean and t-interval over every (training seed, sampling seed) pair, which treats the pairs as independent
   and so understates the training-seed variance; reported for comparison only.
 """
