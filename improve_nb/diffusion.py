@@ -758,7 +758,7 @@ def train_denoiser(train_ds: ImageDataset | LatentDataset, preset: str = "tiny",
             raise ValueError(f"{ckpts[-1]}: checkpoint of a run with total_steps={st.get('total_steps')}, classes="
                              f"{st['model_config']['classes']}; this run has steps={steps}, classes={model.classes}")
         start, n_ema = st["step"], st.get("ema_updates", 0)
-    pipe = DenoiserPipeline(model, ns, ema_model, info=dict(args, steps_done=start))
+    pipe = DenoiserPipeline(model, ns, ema_model, info=dict(args, steps_done=start, resumed_from_step=start))   # 0 unless resumed
     ema_cb = EMACallback(ema_decay, ema_warmup, ema_model, n_ema)
     learn.add_cbs([_NoValidation(), DiffusionCallback(ns, model.null_class, 0.0 if uncond else p_uncond, snr_gamma, seed, start),
                    StepSchedule(lr_schedule(schedule, lr, warmup), steps, start), ema_cb])

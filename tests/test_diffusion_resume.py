@@ -64,6 +64,9 @@ def test_sigkill_then_resume_matches_uninterrupted(tmp_path):
     oa, ob = load_file(ref / "checkpoints" / "checkpoint-00000024" / "optimizer.safetensors"), load_file(ckdir / "checkpoint-00000024" / "optimizer.safetensors")
     for k in oa: assert torch.equal(oa[k], ob[k]), k
     assert (killed / "pipeline" / "pipeline.json").exists()
+    # the pipeline records where this process took over, so a report of its wall time can say which steps it covers
+    assert load_json(killed / "pipeline" / "pipeline.json")["info"]["resumed_from_step"] == last
+    assert load_json(ref / "pipeline" / "pipeline.json")["info"]["resumed_from_step"] == 0
 
 
 def test_no_partial_checkpoint_is_listed(tmp_path):

@@ -37,9 +37,9 @@ from pathlib import Path
 
 import torch
 
-from improve_nb.core import load_json, save_json
+from improve_nb.core import save_json
 from improve_nb.data import load_dataset
-from improve_nb.diffusion import ClassConditionalUNet, list_checkpoints, train_denoiser
+from improve_nb.diffusion import ClassConditionalUNet, train_denoiser
 from improve_nb.guidance import PrototypeAlignCallback, PrototypeGuide
 from improve_nb.prototypes import PrototypeNet
 
@@ -74,15 +74,13 @@ def main():
     if not (dst / "prototypes").exists(): shutil.copytree(Path(a.ablation) / "prototypes", dst / "prototypes")
     train_ds = load_dataset("medmnist", root=a.data, image_size=32, split="train")
     model = ClassConditionalUNet.from_pretrained(src / "model")
-    ckpts = list_checkpoints(dst / name / "checkpoints")   # the newest is where train_denoiser resumes; read its step now:
-    start = int(load_json(ckpts[-1] / "state.json")["step"]) if ckpts else 0   # training prunes old checkpoints
     t = time.time()
     pipe = train_denoiser(train_ds, preset=model.config.preset, steps=a.steps, bs=64, lr=a.lr, p_uncond=0.1, seed=a.seed,
                           ema_decay=0.999, ema_warmup=True, device="cpu", out_dir=dst / name, model=model, progress=False,
                           ckpt_every=200, resume=True, cbs=cbs)
     save_json(dict(command="python " + " ".join(sys.argv), source=str(src), steps_before=before.get("steps_done"), extra_steps=a.steps,
                    total_steps=before.get("steps_done", 0) + a.steps, lr=a.lr, data_seed=a.seed, wall_s=round(time.time() - t, 1),
-                   resumed_from_step=start,
+                   resumed_from_step=pipe.info["resumed_from_step"],
                    machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
                    **(dict(align=dict(weight=a.align_weight, net=a.align_net, window=a.align_window, objective=a.align_objective,
                                       alpha_weight=True, stats=cbs[0].summary(100))) if cbs else {})),

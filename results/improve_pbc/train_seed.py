@@ -14,9 +14,9 @@ from pathlib import Path
 
 import torch
 
-from improve_nb.core import load_json, save_json
+from improve_nb.core import save_json
 from improve_nb.data import load_dataset
-from improve_nb.diffusion import list_checkpoints, train_denoiser
+from improve_nb.diffusion import train_denoiser
 
 
 def main():
@@ -33,13 +33,11 @@ def main():
     protos = Path("outputs/improve_pbc/seed0/prototypes")
     if protos.exists() and not (dst / "prototypes").exists(): shutil.copytree(protos, dst / "prototypes")
     train_ds = load_dataset("medmnist", root=a.data, image_size=32, split="train")
-    ckpts = list_checkpoints(dst / "baseline" / "checkpoints")   # the newest is where train_denoiser resumes; read its step now:
-    start = int(load_json(ckpts[-1] / "state.json")["step"]) if ckpts else 0   # training prunes old checkpoints
     t = time.time()
     pipe = train_denoiser(train_ds, preset="small", steps=a.steps, bs=64, lr=2e-3, p_uncond=0.1, seed=a.seed, ema_decay=0.999,
                           ema_warmup=True, device="cpu", out_dir=dst / "baseline", progress=False, ckpt_every=200, resume=True)
     save_json(dict(command="python " + " ".join(sys.argv), steps=a.steps, seed=a.seed, wall_s=round(time.time() - t, 1),
-                   resumed_from_step=start,   # wall_s covers the steps after it
+                   resumed_from_step=pipe.info["resumed_from_step"],   # wall_s covers the steps after it
                    machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"),
               dst / "baseline_train.json")
     print(pipe.info)
