@@ -36,9 +36,9 @@ from .diffusion import Guide, StepDL, _abar, make_noise_schedule, to_eps, to_x0
 from .prototypes import METRICS, PrototypeNet, class_distances, prototype_distances
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'GRAD_NORMS', 'OBJECTIVES', 'target_distance', 'PrototypeGuide', 'mean_prototype_distance',
-           'PrototypeAlignCallback', 'NoisyClassifier', 'NoisyInputCallback', 'noisy_accuracy',
-           'train_noisy_classifier', 'ClassifierGuide', 'Guide']
+__all__ = ['SCHEDULES', 'GRAD_NORMS', 'OBJECTIVES', 'VIEWS', 'target_distance', 'PrototypeGuide', 'random_view', 'guide_views',
+           'mean_prototype_distance', 'PrototypeAlignCallback', 'NoisyClassifier', 'NoisyInputCallback',
+           'noisy_accuracy', 'train_noisy_classifier', 'ClassifierGuide', 'Guide']
 
 # %% ../nbs/04_guidance.ipynb #528623d1
 def target_distance(z: torch.Tensor, prototypes: torch.Tensor, labels: torch.Tensor, metric: str = "sqeuclidean") -> torch.Tensor:
@@ -53,6 +53,7 @@ def target_distance(z: torch.Tensor, prototypes: torch.Tensor, labels: torch.Ten
 SCHEDULES = ("constant", "sigma", "alpha", "ramp")
 GRAD_NORMS = ("eps", "clip", None)
 OBJECTIVES = ("distance", "softmax")
+VIEWS = ("d4", "random")
 
 def _rms(x: torch.Tensor) -> torch.Tensor:
     "Per-sample RMS of N×... `x`, shaped N×1×1×1 (for broadcasting)."
@@ -79,7 +80,8 @@ class PrototypeGuide(Guide):
                  t_window: tuple[float, float] = (0.0, 1.0), metric: str | None = None, mode: str = "cheap",
                  grad_norm: str | None = "eps", max_ratio: float = 1.0, schedule: str | Callable = "constant",
                  input: str = "auto", n_classes: int | None = None, num_train_timesteps: int = 1000, clip_x0: bool = False,
-                 decode: Callable | None = None, objective: str = "distance", temperature: float | None = None):
+                 decode: Callable | None = None, objective: str = "distance", temperature: float | None = None,
+                 views: str | Callable | None = None, n_views: int = 4, view_seed: int = 0):
         if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
             raise ValueError(f"PrototypeGuide: scale must be a finite number >= 0, got {scale!r}")
         super().__init__(scale, t_window)
@@ -96,6 +98,10 @@ class PrototypeGuide(Guide):
         if not callable(schedule) and schedule not in SCHEDULES:
             raise ValueError(f"PrototypeGuide: schedule must be one of {SCHEDULES} or a callable, got {schedule!r}")
         if max_ratio <= 0: raise ValueError(f"PrototypeGuide: max_ratio must be > 0, got {max_ratio}")
+        if views is not None and not callable(views) and views not in VIEWS:
+            raise ValueError(f"PrototypeGuide: views must be None, one of {VIEWS} or a callable (x, generator) -> view, got {views!r}")
+        if not isinstance(n_views, int) or n_views < 1 or (views == "d4" and n_views > 8):
+            raise ValueError(f"PrototypeGuide: n_views must be an int in 1..{8 if views == 'd4' else 'any'} (views={views!r}), got {n_views!r}")
         if input == "auto": input = "xt" if _get("input_kind", "clean") == "xt" else "x0hat"
         if input not in ("x0hat", "xt"): raise ValueError(f"PrototypeGuide: input must be 'auto', 'x0hat' or 'xt', got {input!r}")
         if prototypes is None:
@@ -112,6 +118,7 @@ class PrototypeGuide(Guide):
         if decode is not None and not callable(decode): raise TypeError(f"PrototypeGuide: decode must be callable (e.g. LatentCodec.decode_tensor), got {type(decode).__name__}")
         self.decode = decode          # latent diffusion: differentiable map from the denoiser's space to the net's [-1, 1] pixels
         self.objective, self.tau, self.reduce = objective, float(tau), _get("reduce", "min")
+        self.views, self.n_views, self.view_seed = views, n_views, int(view_seed)
         self.last: dict = {}
 
     @property
@@ -159,6 +166,14 @@ class PrototypeGuide(Guide):
         D = class_distances(prototype_distances(z, p, self.metric), self.reduce, self.tau)   # N×C, as the net's own logits reduce them
         return F.cross_entropy(-D / self.tau, y, reduction="none"), d
 
+    def view_energy(self, x: torch.Tensor, labels: torch.Tensor, sigma, t: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+        "`energy` averaged over the guide's views of `x` (`views`; none: `energy` itself); views are drawn from `view_seed` and `t`."
+        if self.views is None: return self.energy(x, labels, sigma)
+        n, v = self.n_views, guide_views(x, self.n_views, self.views, seed=self.view_seed * 100_003 + int(t))
+        sig = sigma.repeat(n) if torch.is_tensor(sigma) and sigma.ndim else sigma
+        en, d = self.energy(v, labels.repeat(n), sig)
+        return en.view(n, -1).mean(0), d.view(n, -1).mean(0)
+
     def __call__(self, x_t, t, eps, labels, alpha_bar_t, model_fn=None) -> torch.Tensor:
         "Correction to add to `eps` at timestep `t` (see the notes above)."
         labels = _check_guide_labels("PrototypeGuide", labels, x_t, self.n_classes, "the prototypes hold")
@@ -172,7 +187,7 @@ class PrototypeGuide(Guide):
                 if model_fn is None: raise ValueError("PrototypeGuide(mode='full') needs model_fn")
                 e = model_fn(x, t, labels).float()
             else: e = eps.detach().float()
-            en, d = self.energy(self.net_input(x if self.input == "xt" else to_x0(e, x, a_b)), labels, sigma)
+            en, d = self.view_energy(self.net_input(x if self.input == "xt" else to_x0(e, x, a_b)), labels, sigma, t)
             g, = torch.autograd.grad(en.sum(), x)
         w = self.scale * self.weight(t, float(a.reshape(-1)[0]))
         e_rms = _rms(eps.detach().float())
@@ -187,10 +202,42 @@ class PrototypeGuide(Guide):
         return (f"PrototypeGuide(scale={self.scale}, t_window={self.t_window}, metric={self.metric!r}, mode={self.mode!r}, "
                 f"objective={self.objective!r}{f', temperature={self.tau:g}' if self.objective == 'softmax' else ''}, "
                 f"grad_norm={self.grad_norm!r}, schedule={self.schedule!r}, input={self.input!r}, n_classes={self.n_classes}"
-                f"{', decode=' + getattr(self.decode, '__qualname__', type(self.decode).__name__) if self.decode is not None else ''})")
+                f"{', decode=' + getattr(self.decode, '__qualname__', type(self.decode).__name__) if self.decode is not None else ''}"
+                f"{f', views={self.views!r}, n_views={self.n_views}' if self.views is not None else ''})")
 
 # %% ../nbs/04_guidance.ipynb #8c8ede44
 _all_ = ["Guide"]
+
+# %% ../nbs/04_guidance.ipynb #1cebbef6
+def _d4(x: torch.Tensor, k: int) -> torch.Tensor:
+    "The k-th (0..7) rotation/flip of N×C×H×W `x`: rotate by 90°·(k mod 4), then mirror if k ≥ 4 (k = 0: identity)."
+    x = torch.rot90(x, k % 4, dims=(-2, -1))
+    return x.flip(-1) if k >= 4 else x
+
+def random_view(x: torch.Tensor, generator: torch.Generator, max_shift: int = 2, color: float = 0.1) -> torch.Tensor:
+    "A differentiable random view of N×C×H×W `x` in [-1, 1]: rotation/flip, shift ≤ `max_shift` px, per-channel gain 1 ± `color`; one draw for the batch."
+    H, W = x.shape[-2:]
+    k = int(torch.randint(8, (1,), generator=generator)) if H == W else 2 * int(torch.randint(4, (1,), generator=generator))
+    x = _d4(x, k)                                                        # non-square images: only the shape-keeping half
+    if max_shift:
+        dy, dx = (int(v) for v in torch.randint(2 * max_shift + 1, (2,), generator=generator))
+        x = F.pad(x, (max_shift,) * 4, mode="reflect")[..., dy:dy + H, dx:dx + W]
+    if color:
+        g = 1 + color * (2 * torch.rand(x.shape[1], generator=generator) - 1)
+        x = (x + 1) * g.to(x).view(1, -1, 1, 1) - 1
+    return x
+
+def guide_views(x: torch.Tensor, n: int, kind: str | Callable = "random", seed: int = 0) -> torch.Tensor:
+    "`n` differentiable views of N×C×H×W `x`, stacked view by view (n·N×C×H×W): `kind` \"d4\", \"random\" or a callable (x, generator) -> view."
+    if kind == "d4":
+        if not 1 <= n <= 8: raise ValueError(f"guide_views: 'd4' has 8 views, asked for {n}")
+        if x.shape[-1] != x.shape[-2]: raise ValueError(f"guide_views: 'd4' rotates by 90°, which needs square images, got {tuple(x.shape[-2:])}")
+        return torch.cat([_d4(x, k) for k in range(n)])
+    if kind != "random" and not callable(kind): raise ValueError(f"guide_views: kind must be one of {VIEWS} or a callable, got {kind!r}")
+    gen, f = torch.Generator().manual_seed(int(seed)), random_view if kind == "random" else kind
+    out = [f(x, gen) for _ in range(n)]
+    if any(v.shape != x.shape for v in out): raise ValueError(f"guide_views: a view must keep the shape {tuple(x.shape)}, got {[tuple(v.shape) for v in out if v.shape != x.shape][0]}")
+    return torch.cat(out)
 
 # %% ../nbs/04_guidance.ipynb #d22f7d5c
 @torch.no_grad()

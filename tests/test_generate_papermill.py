@@ -14,7 +14,7 @@ from PIL import Image
 NB = Path(__file__).resolve().parent.parent / "nbs" / "05_generate.ipynb"
 TINY = dict(dataset="demo", image_size=16, n_train_per_class=24, preset="tiny", train_steps=12, batch_size=16,
             proto_backbone="resnet10t", proto_epochs=1, expert_epochs=1, n_per_class=3, steps=4, seed=0,
-            device="cpu", explorer=False, ckpt_every=4)
+            device="cpu", explorer=False, ckpt_every=4, guide_views="d4", guide_n_views=2)   # views: the guide's extension, end to end
 VARIANTS = ["baseline", "proto_cond", "proto_guide", "improve"]
 
 
@@ -35,6 +35,7 @@ def test_writes_metrics_for_every_variant(tiny_run):
     m = json.loads((tiny_run / "metrics.json").read_text())
     assert m["params"]["dataset"] == "demo" and m["params"]["train_steps"] == 12
     assert m["params"]["guide_objective"] == "distance"                 # the default, recorded
+    assert m["params"]["guide_views"] == "d4" and m["params"]["guide_n_views"] == 2
     assert m["params"]["proto_align"] == 0.005 and m["params"]["proto_cond"] is False   # the defaults: an aligned IMPROVE denoiser ...
     assert m["prototype_alignment"]["steps_logged"] == 6                # ... in the second half of its 12 steps (proto_align_start 0.5)
     assert m["prototype_alignment"]["last_50"]["energy"] > 0
@@ -96,6 +97,8 @@ def test_killed_run_resumes_exactly(tiny_run, tmp_path):
     (dict(guide_scale=-1.0), "guide_scale must be >= 0"),
     (dict(ckpt_every=-1), "ckpt_every must be an integer >= 0"),
     (dict(guide_objective="ce"), "guide_objective must be one of ('distance', 'softmax')"),
+    (dict(guide_views="crops"), "guide_views must be None or one of ('d4', 'random')"),
+    (dict(guide_n_views=9), "guide_n_views must be a positive integer (at most 8 with guide_views='d4')"),
     (dict(proto_align=-0.1), "proto_align must be a finite number >= 0"),
     (dict(proto_align_start=1.0), "proto_align_start must be a fraction in [0, 1)"),
 ])

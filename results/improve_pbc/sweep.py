@@ -46,7 +46,7 @@ from improve_nb.prototypes import PrototypeNet, train_prototype_net
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from summarize_ablation import t_interval  # noqa: E402  (the ablation's interval over seeds)
 
-# name: (PrototypeNet: "ablation" | "cj" | None (unguided), scale, window[, denoiser: "improve" (default) | "baseline" | "baseline_align<W>"[, objective]])
+# name: (PrototypeNet: "ablation" | "cj" | None (unguided), scale, window[, denoiser: "improve" (default) | "baseline" | "baseline_align<W>"[, objective[, (views, n_views)]]])
 SETTINGS = {
     "baseline": (None, 0.0, (0.0, 1.0), "baseline"),
     "proto_cond": (None, 0.0, (0.0, 1.0), "improve"),
@@ -63,13 +63,23 @@ SETTINGS = {
     "align0.001_cj_scale0.1": ("cj", 0.1, (0.0, 0.8), "baseline_align0.001"),
     "align0.005": (None, 0.0, (0.0, 1.0), "baseline_align0.005"),
     "align0.005_cj_scale0.1": ("cj", 0.1, (0.0, 0.8), "baseline_align0.005"),
+    # the proto_guide guide kept off the last, least noisy fifth of sampling (t/T < 0.2), where it can add features that
+    # satisfy its own net but not the expert (confusion.py)
+    "baseline_cj_scale0.1_w0.2": ("cj", 0.1, (0.2, 0.8), "baseline"),
+    "align0.005_cj_scale0.1_w0.2": ("cj", 0.1, (0.2, 0.8), "baseline_align0.005"),
+    # the same guide with its energy averaged over views of x̂0 (PrototypeGuide(views=..., n_views=...)): all 8 rotations/flips,
+    # or 4 random rotation/flip + shift + colour-gain views
+    "baseline_cj_scale0.1_d4": ("cj", 0.1, (0.0, 0.8), "baseline", "distance", ("d4", 8)),
+    "baseline_cj_scale0.1_rand4": ("cj", 0.1, (0.0, 0.8), "baseline", "distance", ("random", 4)),
+    "align0.005_cj_scale0.1_d4": ("cj", 0.1, (0.0, 0.8), "baseline_align0.005", "distance", ("d4", 8)),
+    "align0.005_cj_scale0.1_rand4": ("cj", 0.1, (0.0, 0.8), "baseline_align0.005", "distance", ("random", 4)),
 }
 
 
 def setting(name: str) -> tuple:
-    "(net, scale, window, denoiser, objective) of a setting, with the defaults filled in."
+    "(net, scale, window, denoiser, objective, (views, n_views)) of a setting, with the defaults filled in."
     v = SETTINGS[name]
-    return v + ("improve", "distance")[len(v) - 3:]
+    return v + ("improve", "distance", (None, 1))[len(v) - 3:]
 
 
 def read_pngs(folder: Path, classes):
@@ -170,7 +180,7 @@ def main():
     rep["commands"] = sorted(set(rep["commands"]) | {"python " + " ".join(sys.argv)})
     rep.update(epochs=dict(expert=a.expert_epochs, extractor=a.extractor_epochs, prototypes_cj=a.proto_epochs), machine=f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}",
                ablation=str(abl), judge=str(judge),
-               settings={k: dict(zip(("proto", "scale", "window", "denoiser", "objective"), setting(k))) for k in SETTINGS},
+               settings={k: dict(zip(("proto", "scale", "window", "denoiser", "objective", "views"), setting(k))) for k in SETTINGS},
                sampling=dict(n_per_class=a.n_per_class, sampler="ddim", steps=25, cfg_scale=3, generator_seeds=a.seeds, mode="cheap", schedule="sigma"))
 
     kw = dict(root=a.data, image_size=32)
@@ -198,10 +208,10 @@ def main():
     for name, sd in ((n, sd) for sd in a.seeds for n in a.settings):
         f = out / "samples" / (f"{name}.npz" if sd == 0 else f"{name}_seed{sd}.npz")
         if not f.exists():
-            net, scale, window, den, objective = setting(name)
+            net, scale, window, den, objective, (views, n_views) = setting(name)
             pipe = pipes[den]
             guides = [] if net is None else [PrototypeGuide(nets[net], scale=scale, t_window=window, mode="cheap", schedule="sigma",
-                                                            n_classes=K, objective=objective).check_denoiser(pipe.model)]
+                                                            n_classes=K, objective=objective, views=views, n_views=n_views).check_denoiser(pipe.model)]
             t = time.time()
             ims, labs = pipe(n_per_class=a.n_per_class, num_inference_steps=25, sampler="ddim", cfg_scale=3, guides=guides,
                              generator=torch.Generator().manual_seed(sd), device=dev)
