@@ -2,7 +2,8 @@
 
 Times `improve_nb.diffusion.sample` three ways, interleaved within each repeat so that machine load drifts hit all
 three alike: unguided; with PrototypeGuide(mode="cheap") active at every step (the worst case: window (0, 1), the default; `--window` narrows it); with
-PrototypeGuide(mode="full"). Weights are random: only cost is measured. Prints a markdown section; `--append FILE`
+PrototypeGuide(mode="full"); and, per `--views KIND:N` (e.g. `d4:8 random:4`), cheap mode with its energy averaged
+over N views of x̂0 (`PrototypeGuide(views=KIND, n_views=N)`). Weights are random: only cost is measured. Prints a markdown section; `--append FILE`
 adds it to FILE (atomically). Example:
 
     python bench/bench_guidance.py --preset small --image-size 32 --backbone resnet18 --n 16 --steps 20 --cfg 3 --repeats 5
@@ -35,6 +36,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=20); ap.add_argument("--sampler", default="ddim")
     ap.add_argument("--cfg", type=float, default=3.0); ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--window", type=float, nargs=2, default=(0.0, 1.0), help="the guides' t_window")
+    ap.add_argument("--views", nargs="*", default=[], metavar="KIND:N", help="extra cheap-mode variants with views, e.g. d4:8 random:4")
     ap.add_argument("--device", default="auto"); ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--append", default=None, help="append the markdown section to this file")
     a = ap.parse_args(argv)
@@ -49,6 +51,9 @@ def main(argv=None):
     win = tuple(a.window)
     guides = {"unguided": [], "cheap": [PrototypeGuide(net, scale=0.1, t_window=win)],
               "full": [PrototypeGuide(net, scale=0.1, t_window=win, mode="full")]}
+    for v in a.views:
+        kind, _, n = v.partition(":")
+        guides[f"cheap, views {kind}×{n}"] = [PrototypeGuide(net, scale=0.1, t_window=win, views=kind, n_views=int(n))]
 
     def run(g):
         if dev == "cuda": torch.cuda.synchronize()
@@ -62,7 +67,7 @@ def main(argv=None):
     times = {k: [] for k in guides}
     for _ in range(a.repeats):
         for k, g in guides.items(): times[k].append(run(g))
-    ratios = {k: [t / u for t, u in zip(times[k], times["unguided"])] for k in ("cheap", "full")}
+    ratios = {k: [t / u for t, u in zip(times[k], times["unguided"])] for k in guides if k != "unguided"}
     mparams = sum(p.numel() for p in model.parameters()) / 1e6
     nparams = sum(p.numel() for p in net.parameters()) / 1e6
     machine = (torch.cuda.get_device_name() if dev == "cuda" else f"{os.cpu_count()}-core CPU ({platform.processor() or platform.machine()}), no GPU, "

@@ -16,6 +16,10 @@ Writes <dst>/seeds_goal.csv with, per set:
   not hidden);
 - pooled: the mean and t-interval over every (training seed, sampling seed) pair, which treats the pairs as independent
   and so understates the training-seed variance; reported for comparison only.
+
+`--compare A B` (repeatable) also writes <dst>/seeds_compare.csv: the paired difference B − A in gap closed and in FID
+ratio, pair by pair (same training seed, same sampling seed, so the same starting noise), with the same three
+summaries: per training seed, over training seeds, pooled.
 """
 import argparse, sys
 from pathlib import Path
@@ -74,10 +78,30 @@ def summarize(pairs: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
+def compare(pairs: pd.DataFrame, a: str, b: str) -> dict:
+    "Paired difference b − a (gap closed, FID ratio) over the (training seed, sampling seed) pairs both sets have."
+    k = ["train_seed", "sample_seed"]
+    m = pairs[pairs.set == a].merge(pairs[pairs.set == b], on=k, suffixes=("_a", "_b"))
+    if m.empty: raise SystemExit(f"--compare {a} {b}: no (training seed, sampling seed) pair has both sets")
+    row = dict(a=a, b=b, n_train_seeds=m.train_seed.nunique(), n_pairs=len(m))
+    for q in ("gap_closed", "fid_ratio"):
+        d = m[f"{q}_b"] - m[f"{q}_a"]
+        by_train = d.groupby(m.train_seed)
+        for ts, v in by_train:
+            mean, lo, hi = t_interval(v)
+            row.update({f"d_{q}_train{ts}": mean, f"d_{q}_train{ts}_ci_low": lo, f"d_{q}_train{ts}_ci_high": hi})
+        for tag, v in (("over_train_seeds", by_train.mean()), ("pooled", d)):
+            mean, lo, hi = t_interval(v)
+            row.update({f"d_{q}_{tag}": mean, f"d_{q}_{tag}_ci_low": lo, f"d_{q}_{tag}_ci_high": hi})
+        row[f"d_{q}_pairs_b_better"] = int(((d > 0) if q == "gap_closed" else (d < 0)).sum())
+    return row
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sweep", nargs=2, action="append", metavar=("TRAINING_SEED", "DIR"), required=True)
     ap.add_argument("--dst", default="results/improve_pbc")
+    ap.add_argument("--compare", nargs=2, action="append", default=[], metavar=("A", "B"), help="paired difference B - A")
     a = ap.parse_args()
     pairs = pd.concat([per_pair(int(s), Path(d)) for s, d in a.sweep], ignore_index=True)
     summ = summarize(pairs)
@@ -86,6 +110,10 @@ def main():
     with atomic_write(dst / "seeds_pairs.csv", "w") as fh: pairs.to_csv(fh, index=False)
     cols = ["set"] + [c for c in summ.columns if c.startswith(("gap_closed", "fid_ratio")) and "n_sample" not in c]
     print(summ[cols].round(3).T.to_string())
+    if a.compare:
+        comp = pd.DataFrame([compare(pairs, x, y) for x, y in a.compare])
+        with atomic_write(dst / "seeds_compare.csv", "w") as fh: comp.to_csv(fh, index=False)
+        print(comp.round(3).T.to_string())
 
 
 if __name__ == "__main__":
