@@ -101,7 +101,7 @@ class PrototypeGuide(Guide):
         if views is not None and not callable(views) and views not in VIEWS:
             raise ValueError(f"PrototypeGuide: views must be None, one of {VIEWS} or a callable (x, generator) -> view, got {views!r}")
         if not isinstance(n_views, int) or n_views < 1 or (views == "d4" and n_views > 8):
-            raise ValueError(f"PrototypeGuide: n_views must be an int in 1..{8 if views == 'd4' else 'any'} (views={views!r}), got {n_views!r}")
+            raise ValueError(f"PrototypeGuide: n_views must be a positive int{' of at most 8 with views=d4' if views == 'd4' else ''}, got {n_views!r}")
         if input == "auto": input = "xt" if _get("input_kind", "clean") == "xt" else "x0hat"
         if input not in ("x0hat", "xt"): raise ValueError(f"PrototypeGuide: input must be 'auto', 'x0hat' or 'xt', got {input!r}")
         if prototypes is None:
