@@ -236,7 +236,8 @@ def guide_views(x: torch.Tensor, n: int, kind: str | Callable = "random", seed: 
     if kind != "random" and not callable(kind): raise ValueError(f"guide_views: kind must be one of {VIEWS} or a callable, got {kind!r}")
     gen, f = torch.Generator().manual_seed(int(seed)), random_view if kind == "random" else kind
     out = [f(x, gen) for _ in range(n)]
-    if any(v.shape != x.shape for v in out): raise ValueError(f"guide_views: a view must keep the shape {tuple(x.shape)}, got {[tuple(v.shape) for v in out if v.shape != x.shape][0]}")
+    bad = next((v.shape for v in out if v.shape != x.shape), None)
+    if bad is not None: raise ValueError(f"guide_views: a view must keep the shape {tuple(x.shape)}, got {tuple(bad)}")
     return torch.cat(out)
 
 # %% ../nbs/04_guidance.ipynb #d22f7d5c

@@ -11,16 +11,17 @@ every image twice with the networks `sweep.py` used, loaded from --judge:
   image (σ = 0).
 The real test split is classified by both too (the ceiling rows, set `real_test`).
 
-Writes <out>/confusion.csv (tidy: training_seed, set, judge, target, predicted, count, summed over sampling seeds) and
-<out>/confusion.md (per training seed and set: each judge's recall of --focus and where its misses go, plus the
-row-normalised confusion of --focus's row), and <out>/report.json (command, networks, files read, machine).
+Writes <out>/confusion.csv (tidy: training_seed, set, judge, target, predicted, count, summed over sampling seeds),
+<out>/confusion.md (per training seed, set and judge: the --focus row of the confusion matrix as shares, i.e. the
+judge's recall of --focus and where its misses go), and <out>/report.json (command, networks, files read, machine).
 """
-import argparse, json, platform, sys
+import argparse, platform, sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from sklearn.metrics import confusion_matrix
 
 from improve_nb.core import atomic_write, images_to_tensor, save_json
 from improve_nb.data import load_dataset
@@ -46,10 +47,6 @@ def guide_predict(net: PrototypeNet, images, bs: int = 256) -> np.ndarray:
     x = images_to_tensor(images)
     with torch.inference_mode():
         return torch.cat([net.classify(x[i:i + bs], torch.zeros(len(x[i:i + bs])))[0] for i in range(0, len(x), bs)]).numpy()
-
-
-def counts(y, p, K) -> np.ndarray:
-    return np.bincount(np.asarray(y) * K + np.asarray(p), minlength=K * K).reshape(K, K)
 
 
 def main():
@@ -81,7 +78,7 @@ def main():
     rows, read = [], []
     def add(tseed, name, y, preds):
         for j, p in preds.items():
-            c = counts(y, p, K)
+            c = confusion_matrix(y, p, labels=range(K))
             rows.extend(dict(training_seed=tseed, set=name, judge=j, target=classes[t], predicted=classes[q], count=int(c[t, q]))
                         for t in range(K) for q in range(K))
 
