@@ -106,3 +106,26 @@ def test_bad_parameters_fail_clearly(tmp_path, params, message):
     with pytest.raises(pm.PapermillExecutionError) as e:
         run(tmp_path, **params)
     assert message in str(e.value)
+
+
+def test_runs_on_real_ham10000_lesion_split(tmp_path):
+    """The README's real-data command, `-p dataset ham10000 -p data_root .../ham10000_64.npz` with the lesion-grouped split,
+    at tiny parameters: the same pipeline trains, samples and judges on real dermoscopy images."""
+    from improve_nb.data import HAM10000_CLASSES, load_dataset, shared_data_path
+    npz = shared_data_path("ham10000", "ham10000_64.npz")
+    if npz is None: pytest.skip("real data ham10000/ham10000_64.npz not found under $IMPROVE_NB_DATA or ../shared/data")
+    out = run(tmp_path, dataset="ham10000", data_root=str(npz), dataset_kwargs={"split_scheme": "lesion"},
+              n_per_class=2, guide_views=None)
+    m = json.loads((out / "metrics.json").read_text())
+    assert m["params"]["dataset"] == "ham10000" and m["params"]["dataset_kwargs"] == {"split_scheme": "lesion"}
+    assert m["classes"] == list(HAM10000_CLASSES)
+    assert m["n_train"] == len(load_dataset("ham10000", root=npz, image_size=16, split="train", split_scheme="lesion"))
+    assert m["n_test"] == len(load_dataset("ham10000", root=npz, image_size=16, split="test", split_scheme="lesion"))
+    assert sorted(m["variants"]) == sorted(VARIANTS)
+    for v in VARIANTS:
+        r = m["variants"][v]
+        assert r["n"] == len(HAM10000_CLASSES) * 2 and 0.0 <= r["expert_accuracy"] <= 1.0
+        assert "oracle_pass_rate" not in r                   # the rule oracle knows only the demo cells
+        pngs = sorted((out / "samples" / v).rglob("*.png"))
+        assert len(pngs) == len(HAM10000_CLASSES) * 2 and np.asarray(Image.open(pngs[0])).shape == (16, 16, 3)
+    assert "oracle_pass_rate" not in m["real_test"] and 0.0 < m["real_test"]["expert_accuracy"] <= 1.0
