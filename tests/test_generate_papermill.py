@@ -11,6 +11,8 @@ import papermill as pm
 import pytest
 from PIL import Image
 
+from improve_nb.data import HAM10000_CLASSES, load_dataset, shared_data_path
+
 NB = Path(__file__).resolve().parent.parent / "nbs" / "05_generate.ipynb"
 TINY = dict(dataset="demo", image_size=16, n_train_per_class=24, preset="tiny", train_steps=12, batch_size=16,
             proto_backbone="resnet10t", proto_epochs=1, expert_epochs=1, n_per_class=3, steps=4, seed=0,
@@ -111,11 +113,10 @@ def test_bad_parameters_fail_clearly(tmp_path, params, message):
 def test_runs_on_real_ham10000_lesion_split(tmp_path):
     """The README's real-data command, `-p dataset ham10000 -p data_root .../ham10000_64.npz` with the lesion-grouped split,
     at tiny parameters: the same pipeline trains, samples and judges on real dermoscopy images."""
-    from improve_nb.data import HAM10000_CLASSES, load_dataset, shared_data_path
     npz = shared_data_path("ham10000", "ham10000_64.npz")
     if npz is None: pytest.skip("real data ham10000/ham10000_64.npz not found under $IMPROVE_NB_DATA or ../shared/data")
     out = run(tmp_path, dataset="ham10000", data_root=str(npz), dataset_kwargs={"split_scheme": "lesion"},
-              n_per_class=2, guide_views=None)
+              n_per_class=2, guide_views=None)               # the plain guide here: the views path runs in tiny_run
     m = json.loads((out / "metrics.json").read_text())
     assert m["params"]["dataset"] == "ham10000" and m["params"]["dataset_kwargs"] == {"split_scheme": "lesion"}
     assert m["classes"] == list(HAM10000_CLASSES)
