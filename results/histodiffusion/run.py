@@ -2,6 +2,7 @@
 
     python results/histodiffusion/run.py --dataset pbc            # PBC blood cells, 28 px npz trained at 32 px
     python results/histodiffusion/run.py --dataset pbc --sets c --proto-scale 0.1 --proto-cj --out results/histodiffusion/pbc_c_cj0.1
+    python results/histodiffusion/run.py --dataset pbc --threads 2 --proto-cj --stages-only   # only build the trained stages
 
 Synthetic pools are cached under --work by every setting that changes them (`pool_key`), so another --proto-scale or
 --proto-cj samples a new pool instead of re-reading the old one.
@@ -68,6 +69,9 @@ def main():
     ap.add_argument("--sets", nargs="+", default=["a", "b", "c"], choices=["a", "b", "c"],
                     help="synthetic sets to evaluate (two processes can split them, each with its own --out)")
     ap.add_argument("--work", default=None); ap.add_argument("--out", default=None)
+    ap.add_argument("--stages-only", action="store_true",
+                    help="build and cache the trained stages (autoencoder, latent denoiser, noisy classifier, PrototypeNet) and stop, "
+                         "so they can be built with more threads than the sampling and downstream calls")
     a = ap.parse_args()
     torch.set_num_threads(a.threads); seed_everything(0)
     src, parts, size, kw = DATASETS[a.dataset]
@@ -128,6 +132,7 @@ def main():
         pnet.save_pretrained(pdir); T[key] = time.time() - t
         rep[key] = {k: v for k, v in pr.items() if isinstance(v, (int, float, str))}; save()
     pnet = PrototypeNet.from_pretrained(pdir).eval()
+    if a.stages_only: return
     t = time.time()
     aux = train_classifier(labelled, arch="resnet10t", epochs=a.aux_epochs, bs=64, seed=7, device="cpu")   # filter features only
     T["aux_classifier"] = time.time() - t

@@ -1,8 +1,15 @@
 """Markdown table of the HistoDiffusion downstream results: every `results/histodiffusion/<run>/downstream.csv`.
 
     python results/histodiffusion/table.py pbc pbc_ab        # run folders whose rows are pooled (a set appears once)
+    python results/histodiffusion/table.py pbc pbc_ab pbc_c_0.1 pbc_c_cj0.1   # + the (c) runs at other guide settings
+
+A (c) set is named by the PrototypeGuide settings of the folder's run (`report.json` args: `proto_scale`, `proto_cj`), so
+(c) runs at different settings get rows of their own. Every folder trains its own real-only baseline unless it reuses one;
+each set's deltas are taken against the real-only rows of its own folder, and a new "real only" line (naming the folder)
+is printed whenever that baseline changes. Real-only rows are not bit-reproducible across sessions and thread counts
+(CPU float reductions), so when two folders' real-only rows differ the script also says so on stderr.
 """
-import sys
+import json, sys
 from pathlib import Path
 
 import pandas as pd
@@ -10,29 +17,53 @@ import pandas as pd
 from improve_nb.evaluation import summarize_utility
 
 HERE = Path(__file__).parent
-NAMES = {"a_cg": "(a) classifier-guided, unfiltered", "b_cg_filtered": "(b) classifier-guided + centroid filter",
-         "c_cg_proto_filtered": "(c) (b) + PrototypeGuide"}
+NAMES = {"a_cg": "(a) classifier-guided, unfiltered", "b_cg_filtered": "(b) classifier-guided + centroid filter"}
+
+
+def c_key(run: str) -> str:
+    "The (c) set's name for a run folder: the PrototypeGuide scale and whether the PrototypeNet was colour-jittered."
+    args = json.loads((HERE / run / "report.json").read_text())["args"]
+    return f"c_cg_proto_filtered@{args['proto_scale']:g}" + ("cj" if args.get("proto_cj") else "")
+
+
+def c_name(key: str) -> str:
+    setting = key.split("@")[1]
+    cj = setting.endswith("cj")
+    return f"(c) (b) + PrototypeGuide, scale {setting.removesuffix('cj')}" + (", colour-jittered PrototypeNet" if cj else "")
+
+
+def load(run: str) -> pd.DataFrame:
+    d = pd.read_csv(HERE / run / "downstream.csv")
+    return d.assign(synthetic_set=d.synthetic_set.replace("c_cg_proto_filtered", c_key(run)), run=run)
 
 
 def main(runs):
-    rows = pd.concat([pd.read_csv(HERE / r / "downstream.csv") for r in runs if (HERE / r / "downstream.csv").exists()])
+    rows = pd.concat([load(r) for r in runs if (HERE / r / "downstream.csv").exists()])
+    real = rows[rows.setting == "real"]
+    cols = ["accuracy", "balanced_accuracy", "macro_f1"]
+    for seed, g in real.groupby("seed"):
+        if len(g.drop_duplicates(cols)) > 1:
+            print(f"note: the real-only rows of seed {seed} differ between folders {sorted(set(g.run))}", file=sys.stderr)
     rows = rows.drop_duplicates(["synthetic_set", "setting", "seed"])
     out = ["| synthetic set | setting | n real + n synthetic | accuracy (95 % CI) | Δ acc vs real only | macro-F1 (95 % CI) | Δ F1 | seeds |",
            "|---|---|---|---|---|---|---|---|"]
-    real_done = False
-    for key in [k for k in NAMES if k in set(rows.synthetic_set)]:
+    shown = None                                            # the folders whose real-only line was printed last
+    keys = [k for k in NAMES if k in set(rows.synthetic_set)] + sorted(k for k in set(rows.synthetic_set) if k.startswith("c_cg_proto_filtered@"))
+    for key in keys:
         g = rows[rows.synthetic_set == key]
-        if not (g.setting == "real").any():                 # a set run with include_real=False: the folder's real-only rows
-            g = pd.concat([rows[rows.setting == "real"].drop_duplicates(["seed"]), g])
+        if not (g.setting == "real").any():                 # a set run with include_real=False: its own folder's real-only rows
+            g = pd.concat([rows[(rows.setting == "real") & rows.run.isin(set(g.run))].drop_duplicates(["seed"]), g])
+        real_runs = sorted(set(g[g.setting == "real"].run))
         s = summarize_utility(g).set_index(["setting", "metric"])
         for setting in s.index.get_level_values(0).unique():
-            if setting == "real" and real_done: continue
+            if setting == "real" and real_runs == shown: continue
             acc, f1 = s.loc[(setting, "accuracy")], s.loc[(setting, "macro_f1")]
             da = acc.value - s.loc[("real", "accuracy")].value; df = f1.value - s.loc[("real", "macro_f1")].value
-            name = "none (real only)" if setting == "real" else NAMES[key]
+            name = (("none (real only)" if shown is None else f"none (real only, {', '.join(real_runs)})") if setting == "real"
+                    else NAMES.get(key) or c_name(key))
             out.append(f"| {name} | {setting} | {int(acc.n_real)} + {int(acc.n_synthetic)} | {acc.value:.3f} [{acc.ci_low:.3f}, {acc.ci_high:.3f}] | "
                        f"{da:+.3f} | {f1.value:.3f} [{f1.ci_low:.3f}, {f1.ci_high:.3f}] | {df:+.3f} | {int(acc.n_seeds)} |")
-            if setting == "real": real_done = True
+            if setting == "real": shown = real_runs
     print("\n".join(out))
 
 
