@@ -5,8 +5,8 @@
 
 A (c) set is named by the PrototypeGuide settings of the folder's run (`report.json` args: `proto_scale`, `proto_cj`), so
 (c) runs at different settings get rows of their own. Every folder trains its own real-only baseline unless it reuses one;
-each set's deltas are taken against the real-only rows of its own folder, and a new "real only" line (naming the folder)
-is printed whenever that baseline changes. Real-only rows are not bit-reproducible across sessions and thread counts
+each set's deltas are taken against the real-only rows of its own folder, and a new "real only" line (naming the folders)
+is printed whenever those rows differ from the last one printed. Real-only rows are not bit-reproducible across sessions and thread counts
 (CPU float reductions), so when two folders' real-only rows differ the script also says so on stderr.
 """
 import json, sys
@@ -42,28 +42,30 @@ def main(runs):
     real = rows[rows.setting == "real"]
     cols = ["accuracy", "balanced_accuracy", "macro_f1"]
     for seed, g in real.groupby("seed"):
-        if len(g.drop_duplicates(cols)) > 1:
-            print(f"note: the real-only rows of seed {seed} differ between folders {sorted(set(g.run))}", file=sys.stderr)
+        groups = [sorted(set(v.run)) for _, v in g.groupby(cols)]
+        if len(groups) > 1:
+            print(f"note: the real-only rows of seed {seed} differ between folder groups {groups}", file=sys.stderr)
     rows = rows.drop_duplicates(["synthetic_set", "setting", "seed"])
     out = ["| synthetic set | setting | n real + n synthetic | accuracy (95 % CI) | Δ acc vs real only | macro-F1 (95 % CI) | Δ F1 | seeds |",
            "|---|---|---|---|---|---|---|---|"]
-    shown = None                                            # the folders whose real-only line was printed last
+    shown = None                                            # the real-only rows of the baseline line printed last
     keys = [k for k in NAMES if k in set(rows.synthetic_set)] + sorted(k for k in set(rows.synthetic_set) if k.startswith("c_cg_proto_filtered@"))
     for key in keys:
         g = rows[rows.synthetic_set == key]
         if not (g.setting == "real").any():                 # a set run with include_real=False: its own folder's real-only rows
             g = pd.concat([rows[(rows.setting == "real") & rows.run.isin(set(g.run))].drop_duplicates(["seed"]), g])
         real_runs = sorted(set(g[g.setting == "real"].run))
+        baseline = tuple(g[g.setting == "real"].sort_values("seed")[cols].round(6).itertuples(index=False))
         s = summarize_utility(g).set_index(["setting", "metric"])
         for setting in s.index.get_level_values(0).unique():
-            if setting == "real" and real_runs == shown: continue
+            if setting == "real" and baseline == shown: continue   # the same real-only rows as the line printed last
             acc, f1 = s.loc[(setting, "accuracy")], s.loc[(setting, "macro_f1")]
             da = acc.value - s.loc[("real", "accuracy")].value; df = f1.value - s.loc[("real", "macro_f1")].value
             name = (("none (real only)" if shown is None else f"none (real only, {', '.join(real_runs)})") if setting == "real"
                     else NAMES.get(key) or c_name(key))
             out.append(f"| {name} | {setting} | {int(acc.n_real)} + {int(acc.n_synthetic)} | {acc.value:.3f} [{acc.ci_low:.3f}, {acc.ci_high:.3f}] | "
                        f"{da:+.3f} | {f1.value:.3f} [{f1.ci_low:.3f}, {f1.ci_high:.3f}] | {df:+.3f} | {int(acc.n_seeds)} |")
-            if setting == "real": shown = real_runs
+            if setting == "real": shown = baseline
     print("\n".join(out))
 
 
