@@ -20,25 +20,18 @@ HERE = Path(__file__).parent
 NAMES = {"a_cg": "(a) classifier-guided, unfiltered", "b_cg_filtered": "(b) classifier-guided + centroid filter"}
 
 
-def c_key(run: str) -> str:
-    "The (c) set's name for a run folder: the PrototypeGuide scale and whether the PrototypeNet was colour-jittered."
-    args = json.loads((HERE / run / "report.json").read_text())["args"]
-    return f"c_cg_proto_filtered@{args['proto_scale']:g}" + ("cj" if args.get("proto_cj") else "")
-
-
-def c_name(key: str) -> str:
-    setting = key.split("@")[1]
-    cj = setting.endswith("cj")
-    return f"(c) (b) + PrototypeGuide, scale {setting.removesuffix('cj')}" + (", colour-jittered PrototypeNet" if cj else "")
-
-
-def load(run: str) -> pd.DataFrame:
+def load(run: str, names: dict) -> pd.DataFrame:
+    "A run folder's rows; its (c) set is renamed by the folder's PrototypeGuide settings (`report.json` args), named in `names`."
     d = pd.read_csv(HERE / run / "downstream.csv")
-    return d.assign(synthetic_set=d.synthetic_set.replace("c_cg_proto_filtered", c_key(run)), run=run)
+    args = json.loads((HERE / run / "report.json").read_text())["args"]
+    key = f"c_cg_proto_filtered@{args['proto_scale']:g}" + ("cj" if args.get("proto_cj") else "")
+    if (d.synthetic_set == "c_cg_proto_filtered").any(): names[key] = f"(c) (b) + PrototypeGuide, scale {args['proto_scale']:g}" + (", colour-jittered PrototypeNet" if args.get("proto_cj") else "")
+    return d.assign(synthetic_set=d.synthetic_set.replace("c_cg_proto_filtered", key), run=run)
 
 
 def main(runs):
-    rows = pd.concat([load(r) for r in runs if (HERE / r / "downstream.csv").exists()])
+    names = dict(NAMES)
+    rows = pd.concat([load(r, names) for r in runs if (HERE / r / "downstream.csv").exists()])
     real = rows[rows.setting == "real"]
     cols = ["accuracy", "balanced_accuracy", "macro_f1"]
     for seed, g in real.groupby("seed"):
@@ -49,20 +42,19 @@ def main(runs):
     out = ["| synthetic set | setting | n real + n synthetic | accuracy (95 % CI) | Δ acc vs real only | macro-F1 (95 % CI) | Δ F1 | seeds |",
            "|---|---|---|---|---|---|---|---|"]
     shown = None                                            # the real-only rows of the baseline line printed last
-    keys = [k for k in NAMES if k in set(rows.synthetic_set)] + sorted(k for k in set(rows.synthetic_set) if k.startswith("c_cg_proto_filtered@"))
+    keys = [k for k in names if k in set(rows.synthetic_set)]
     for key in keys:
         g = rows[rows.synthetic_set == key]
         if not (g.setting == "real").any():                 # a set run with include_real=False: its own folder's real-only rows
             g = pd.concat([rows[(rows.setting == "real") & rows.run.isin(set(g.run))].drop_duplicates(["seed"]), g])
-        real_runs = sorted(set(g[g.setting == "real"].run))
         baseline = tuple(g[g.setting == "real"].sort_values("seed")[cols].round(6).itertuples(index=False))
         s = summarize_utility(g).set_index(["setting", "metric"])
         for setting in s.index.get_level_values(0).unique():
             if setting == "real" and baseline == shown: continue   # the same real-only rows as the line printed last
             acc, f1 = s.loc[(setting, "accuracy")], s.loc[(setting, "macro_f1")]
             da = acc.value - s.loc[("real", "accuracy")].value; df = f1.value - s.loc[("real", "macro_f1")].value
-            name = (("none (real only)" if shown is None else f"none (real only, {', '.join(real_runs)})") if setting == "real"
-                    else NAMES.get(key) or c_name(key))
+            name = (("none (real only)" if shown is None else f"none (real only, {', '.join(sorted(set(g[g.setting == 'real'].run)))})") if setting == "real"
+                    else names[key])
             out.append(f"| {name} | {setting} | {int(acc.n_real)} + {int(acc.n_synthetic)} | {acc.value:.3f} [{acc.ci_low:.3f}, {acc.ci_high:.3f}] | "
                        f"{da:+.3f} | {f1.value:.3f} [{f1.ci_low:.3f}, {f1.ci_high:.3f}] | {df:+.3f} | {int(acc.n_seeds)} |")
             if setting == "real": shown = baseline
