@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from improve_nb.core import image_grid, save_json, seed_everything, to_pil
+from improve_nb.core import get_device, image_grid, save_json, seed_everything, to_pil
 from improve_nb.data import load_dataset, shared_data_path, stratified_split
 from improve_nb.evaluation import classifier_extractor, downstream_utility, summarize_utility, train_classifier
 from improve_nb.filtering import CentroidFilter
@@ -69,14 +69,17 @@ def main():
     ap.add_argument("--sets", nargs="+", default=["a", "b", "c"], choices=["a", "b", "c"],
                     help="synthetic sets to evaluate (two processes can split them, each with its own --out)")
     ap.add_argument("--work", default=None); ap.add_argument("--out", default=None)
+    ap.add_argument("--data", default=None, help="the data set's npz (default: its file under ../shared/data)")
+    ap.add_argument("--device", default="cpu", help="cpu (every committed run), cuda or auto (a lent GPU: results/gpu/run.sh)")
     ap.add_argument("--stages-only", action="store_true",
                     help="build and cache the trained stages (autoencoder, latent denoiser, noisy classifier, PrototypeNet) and stop, "
                          "so they can be built with more threads than the sampling and downstream calls")
     a = ap.parse_args()
     torch.set_num_threads(a.threads); seed_everything(0)
+    dev = get_device(a.device)
     src, parts, size, kw = DATASETS[a.dataset]
-    root = shared_data_path(*parts)
-    if root is None: raise SystemExit(f"{'/'.join(parts)} not found under ../shared/data")
+    root = Path(a.data) if a.data else shared_data_path(*parts)
+    if root is None or not root.exists(): raise SystemExit(f"{a.data or '/'.join(parts)} not found{'' if a.data else ' under ../shared/data'}")
     work = Path(a.work or f"outputs/histodiffusion_{a.dataset}"); out = Path(a.out or f"results/histodiffusion/{a.dataset}")
     work.mkdir(parents=True, exist_ok=True); out.mkdir(parents=True, exist_ok=True)
     rep_path = out / "report.json"
@@ -84,7 +87,8 @@ def main():
     cmd = "python " + " ".join(sys.argv)
     if cmd not in rep.setdefault("commands", []): rep["commands"].append(cmd)    # every call that wrote into this folder
     rep.update(command=cmd, args=vars(a),
-               machine=f"{platform.machine()}, {torch.get_num_threads()} torch thread(s), {platform.processor() or 'cpu'}, no GPU")
+               machine=f"{platform.machine()}, {torch.get_num_threads()} torch thread(s), {platform.processor() or 'cpu'}, "
+                       + (torch.cuda.get_device_name(dev) if dev.type == "cuda" else "no GPU"))
     T = rep.setdefault("timings_s", {})
     def save(): save_json(rep, rep_path)
 
@@ -102,15 +106,15 @@ def main():
     if not (work / "autoencoder" / "config.json").exists():
         t = time.time()
         codec, ae = train_autoencoder(train, latent_channels=4, down=2, steps=a.ae_steps, bs=32, lr=1e-3,
-                                      seed=0, device="cpu", valid_ds=val, progress=False)
+                                      seed=0, device=dev, valid_ds=val, progress=False)
         codec.save_pretrained(work / "autoencoder"); T["autoencoder"] = time.time() - t
         rep["autoencoder"] = {k: v for k, v in ae.items() if isinstance(v, (int, float, str, dict, list)) and k != "losses"}; save()
-    codec = LatentCodec.from_pretrained(work / "autoencoder")
+    codec = LatentCodec.from_pretrained(work / "autoencoder").to(dev)      # the guide's decoder runs where the sampler does
 
     # 3. unconditional latent denoiser on the pool (labels never read: make_pool relabels by source)
     if not (work / "ldm" / "latent_pipeline" / "latent_pipeline.json").exists():
         t = time.time()
-        pretrain_latent_denoiser(train, codec, preset=a.ldm_preset, steps=a.ldm_steps, bs=64, lr=1e-3, out_dir=work / "ldm", device="cpu",
+        pretrain_latent_denoiser(train, codec, preset=a.ldm_preset, steps=a.ldm_steps, bs=64, lr=1e-3, out_dir=work / "ldm", device=dev,
                                  seed=0, classes=classes, ckpt_every=500, resume=True, ema_decay=0.999, ema_warmup=True, progress=False)
         T["latent_denoiser"] = time.time() - t; save()
     lp = LatentPipeline.from_pretrained(work / "ldm" / "latent_pipeline")
@@ -118,7 +122,7 @@ def main():
     # 4. labelled-set models
     if not (work / "noisy_classifier" / "config.json").exists():
         t = time.time()
-        clf, cr = train_latent_classifier(lp, labelled, val, steps=a.clf_steps, bs=64, lr=2e-3, seed=0, device="cpu")
+        clf, cr = train_latent_classifier(lp, labelled, val, steps=a.clf_steps, bs=64, lr=2e-3, seed=0, device=dev)
         clf.save_pretrained(work / "noisy_classifier"); T["noisy_classifier"] = time.time() - t
         rep["noisy_classifier"] = dict(per_bin=cr["per_bin"].to_dict("records"), accuracy=cr["accuracy"], clean_accuracy=cr["clean_accuracy"],
                                        chance=cr["chance"], valid_on="val split (latents)"); save()
@@ -126,15 +130,15 @@ def main():
     pdir = work / ("prototypes_cj" if a.proto_cj else "prototypes")
     if not (pdir / "config.json").exists():
         t = time.time()
-        pnet, pr = train_prototype_net(labelled, val, backbone="resnet18", dim=64, epochs=a.proto_epochs, bs=64, seed=0, device="cpu",
+        pnet, pr = train_prototype_net(labelled, val, backbone="resnet18", dim=64, epochs=a.proto_epochs, bs=64, seed=0, device=dev,
                                        color_jitter=a.proto_cj)
         key = pdir.name.replace("prototypes", "prototype_net")          # prototype_net / prototype_net_cj
         pnet.save_pretrained(pdir); T[key] = time.time() - t
         rep[key] = {k: v for k, v in pr.items() if isinstance(v, (int, float, str))}; save()
-    pnet = PrototypeNet.from_pretrained(pdir).eval()
+    pnet = PrototypeNet.from_pretrained(pdir).to(dev).eval()
     if a.stages_only: return
     t = time.time()
-    aux = train_classifier(labelled, arch="resnet10t", epochs=a.aux_epochs, bs=64, seed=7, device="cpu")   # filter features only
+    aux = train_classifier(labelled, arch="resnet10t", epochs=a.aux_epochs, bs=64, seed=7, device=dev)   # filter features only
     T["aux_classifier"] = time.time() - t
 
     # 5. synthetic pools (class-balanced, oversampled for the filter)
@@ -150,7 +154,7 @@ def main():
         f = work / f"pool_{pool_key(name, a)}.npz"
         if not f.exists():
             t = time.time()
-            ims, ys = lp(n_per_class=n_pool, guides=guides, num_inference_steps=a.sample_steps, sampler="ddim", device="cpu",
+            ims, ys = lp(n_per_class=n_pool, guides=guides, num_inference_steps=a.sample_steps, sampler="ddim", device=dev,
                          generator=torch.Generator().manual_seed(0), batch_size=256)
             np.savez(f, images=ims, labels=ys); T[f"sample_{name}"] = time.time() - t; save()
         d = np.load(f); pools[name] = (d["images"], d["labels"])
@@ -173,10 +177,10 @@ def main():
         rep["filters"][key] = dict(pool=len(ys), kept=int(r.keep.sum()), per_class=r.per_class.to_dict("records"))
     # how far each synthetic set is from its class prototype, and how often the auxiliary classifier agrees with the label
     from improve_nb.evaluation import predict_proba
-    rep.setdefault("synthetic_sets", {}).update({k: dict(n=len(y), aux_agreement=float((predict_proba(aux.model, x, device="cpu").argmax(1) == y).mean()),
+    rep.setdefault("synthetic_sets", {}).update({k: dict(n=len(y), aux_agreement=float((predict_proba(aux.model, x, device=dev).argmax(1) == y).mean()),
                                      prototype_distance=float(mean_prototype_distance(pnet, x, y).mean()))
                              for k, (x, y) in sets.items()})
-    rep["synthetic_sets"]["real_test"] = dict(n=len(test), aux_agreement=float((predict_proba(aux.model, test.images, device="cpu").argmax(1) == test.labels).mean()),
+    rep["synthetic_sets"]["real_test"] = dict(n=len(test), aux_agreement=float((predict_proba(aux.model, test.images, device=dev).argmax(1) == test.labels).mean()),
                                               prototype_distance=float(mean_prototype_distance(pnet, test.images, test.labels).mean()))
     save()
 
@@ -190,7 +194,7 @@ def main():
         t = time.time()
         have_real = any((r.setting == "real").any() for r in rows)   # the real-only baseline is trained once per output folder
         df = downstream_utility(labelled, (x, y), test, ratios=a.ratios, seeds=a.seeds, arch=a.down_arch, steps=a.down_steps, bs=64,
-                                synthetic_only=False, include_real=not have_real, device="cpu", classes=classes).assign(synthetic_set=key)
+                                synthetic_only=False, include_real=not have_real, device=dev, classes=classes).assign(synthetic_set=key)
         T[f"downstream_{key}"] = time.time() - t
         rows.append(df); pd.concat(rows).to_csv(csv, index=False); save()
     allr = pd.concat(rows)
