@@ -31,7 +31,7 @@ fi
 
 if [ -n "${DRY:-}" ]; then      # the CPU check: tiny everything, the shared npz directly
   DATA=${DATA_DRY:-../shared/data/ham10000/ham10000_64.npz}
-  BOX=${BOX:-3600}; THREADS=1; DEV=cpu     # the HistoDiffusion half alone takes over 15 min here at 64 px, even at 4 steps a stage
+  BOX=${BOX:-3600}; THREADS=1; DEV=cpu     # the HistoDiffusion half alone: about 50 min here at 64 px (2 threads), even at 4 steps a stage
   P=(-p image_size 16 -p preset tiny -p train_steps 6 -p batch_size 16 -p proto_epochs 1 -p expert_epochs 1
      -p extractor_epochs 1 -p n_per_class 3 -p steps 4 -p ckpt_every 0)
   H=(--ae-steps 4 --ldm-steps 4 --clf-steps 4 --proto-epochs 1 --aux-epochs 1 --down-steps 4 --seeds 0 1 --sample-steps 3
