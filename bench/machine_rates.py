@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from diffusers import UNet2DModel
 
 from improve_nb.diffusion import unet_kwargs
-from improve_nb.latent import make_autoencoder
+from improve_nb.latent import VAELoss, make_autoencoder
 
 
 def timed(step, warmup, repeats):
@@ -38,10 +38,10 @@ def unet_step(size, ch, bs):
 
 def ae_step(size, bs):
     vae = make_autoencoder(size, 3, 4, 2, 32, 1, False); opt = torch.optim.AdamW(vae.parameters(), 1e-3)
-    x = torch.randn(bs, 3, size, size)
+    x, loss_func = torch.randn(bs, 3, size, size), VAELoss(1e-6, "l1")          # train_autoencoder's loss
     def step():
         post = vae.encode(x).latent_dist; r = vae.decode(post.sample()).sample
-        loss = (r - x).abs().mean() + 1e-6 * post.kl().mean(); opt.zero_grad(); loss.backward(); opt.step()
+        loss = loss_func((r, post.mean, post.logvar), x); opt.zero_grad(); loss.backward(); opt.step()
     return step
 
 

@@ -24,7 +24,7 @@ PY=${PY:-python3}
 
 if [ "$stage" = data ]; then
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
-  $PY tools/device_bundle.py decode .device/data/ham10000_64.webp.npz "$DATA" || exit 1
+  PYTHONPATH=$PWD $PY tools/device_bundle.py decode .device/data/ham10000_64.webp.npz "$DATA" || exit 1
   ls -la "$DATA"; exit 0
 fi
 [ "$stage" = ham ] || { echo "unknown stage $stage (data | ham)" >&2; exit 2; }
