@@ -40,11 +40,11 @@ from .core import atomic_folder, atomic_write, get_device, image_grid, load_json
 from .data import ImageDataset, Normalize
 
 # %% auto #0
-__all__ = ['PRESETS', 'SAMPLERS', 'SAMPLE_OUTPUTS', 'unet_kwargs', 'ClassConditionalUNet', 'make_noise_schedule', 'make_sampler',
-           'to_eps', 'to_x0', 'from_eps', 'Guide', 'BrightnessGuide', 'make_model_fn', 'sample', 'DiffusionCallback',
-           'diffusion_loss', 'EMACallback', 'lr_schedule', 'StepSchedule', 'LatentDataset', 'StepDL', 'save_checkpoint',
-           'list_checkpoints', 'load_checkpoint', 'CheckpointCallback', 'SampleGridCallback', 'AccelerateTrainer',
-           'DenoiserPipeline', 'train_denoiser']
+__all__ = ['PRESETS', 'SAMPLERS', 'SAMPLE_OUTPUTS', 'unet_kwargs', 'ConfigAttrMixin', 'ClassConditionalUNet',
+           'make_noise_schedule', 'make_sampler', 'to_eps', 'to_x0', 'from_eps', 'Guide', 'BrightnessGuide',
+           'make_model_fn', 'sample', 'DiffusionCallback', 'diffusion_loss', 'EMACallback', 'lr_schedule',
+           'StepSchedule', 'LatentDataset', 'StepDL', 'save_checkpoint', 'list_checkpoints', 'load_checkpoint',
+           'CheckpointCallback', 'SampleGridCallback', 'AccelerateTrainer', 'DenoiserPipeline', 'train_denoiser']
 
 # %% ../nbs/02_diffusion.ipynb #5f9bd8a0
 PRESETS: dict[str, dict] = {
@@ -74,8 +74,16 @@ def unet_kwargs(preset: str, image_size: int, channels: int, n_classes: int | No
     return dict(kw, sample_size=image_size, in_channels=channels, out_channels=channels,
                 num_class_embeds=None if n_classes is None else n_classes + 1)
 
+# %% ../nbs/02_diffusion.ipynb #f0bd9953
+class ConfigAttrMixin:
+    "Put first in the bases of a diffusers `ModelMixin` model: names that are not config keys skip diffusers' deprecated config lookup."
+    def __getattr__(self, name):
+        cfg = self.__dict__.get("_internal_dict")
+        if cfg is not None and name not in cfg: return nn.Module.__getattr__(self, name)
+        return super().__getattr__(name)
+
 # %% ../nbs/02_diffusion.ipynb #feacff0e
-class ClassConditionalUNet(ModelMixin, ConfigMixin):
+class ClassConditionalUNet(ConfigAttrMixin, ModelMixin, ConfigMixin):
     "Class-conditional denoiser: diffusers `UNet2DModel` (`.unet`) with `n_classes + 1` class embeddings, the last the null class (`unconditional=True`: none, labels ignored)."
     @register_to_config
     def __init__(self, classes: Sequence[str] | None = None, image_size: int = 32, channels: int = 3, preset: str = "tiny",
@@ -93,12 +101,6 @@ class ClassConditionalUNet(ModelMixin, ConfigMixin):
         self.register_to_config(classes=classes, null_class=len(classes), unet_overrides=dict(unet_overrides or {}),
                                 unconditional=bool(unconditional))
         self.unet = UNet2DModel(**unet_kwargs(preset, image_size, channels, None if unconditional else len(classes), **(unet_overrides or {})))
-
-    def __getattr__(self, name):
-        # diffusers' ModelMixin looks unknown names up in its FrozenDict config, where dict methods such as `values`
-        # "exist" and then raise KeyError; fastai's Learner probes attributes through its model, so answer AttributeError.
-        try: return super().__getattr__(name)
-        except KeyError as e: raise AttributeError(f"{type(self).__name__} has no attribute {name!r}") from e
 
     @property
     def unconditional(self) -> bool: return bool(self.config.get("unconditional", False))

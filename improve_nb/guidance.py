@@ -32,7 +32,7 @@ from fastai.optimizer import OptimWrapper
 
 from .core import get_device, images_to_tensor
 from .data import ImageDataset, stratified_split
-from .diffusion import Guide, StepDL, _abar, make_noise_schedule, to_eps, to_x0
+from .diffusion import ConfigAttrMixin, Guide, StepDL, _abar, make_noise_schedule, to_eps, to_x0
 from .prototypes import METRICS, PrototypeNet, class_distances, prototype_distances
 
 # %% auto #0
@@ -332,7 +332,7 @@ def _classifier_n_classes(classifier) -> int | None:
     if n is None: n = getattr(classifier, "num_classes", None)
     return None if n is None else int(n)
 
-class NoisyClassifier(ModelMixin, ConfigMixin):
+class NoisyClassifier(ConfigAttrMixin, ModelMixin, ConfigMixin):
     "p(y | x_t, t) for noisy pixel or latent inputs: an ADM-style encoder of diffusers `ResnetBlock2D`s fed a timestep embedding."
     @register_to_config
     def __init__(self, classes: Sequence[str] = ("0", "1"), in_channels: int = 3, image_size: int = 32, width: int = 32,
@@ -366,13 +366,6 @@ class NoisyClassifier(ModelMixin, ConfigMixin):
         self.blocks = nn.ModuleList(blocks)
         self.norm_out = nn.GroupNorm(norm_num_groups, c_in)
         self.head = nn.Linear(c_in, len(classes))
-
-    def __getattr__(self, name):
-        # diffusers' ModelMixin looks unknown names up in its config (warning, then KeyError for dict-method names such as
-        # `values` that fastai's Learner probes); names that are not config keys go straight to nn.Module: AttributeError.
-        cfg = self.__dict__.get("_internal_dict")
-        if cfg is not None and name not in cfg: return nn.Module.__getattr__(self, name)
-        return super().__getattr__(name)
 
     @property
     def classes(self) -> list[str]: return list(self.config.classes)

@@ -29,7 +29,7 @@ from fastai.metrics import accuracy
 
 from .core import get_device, seed_everything
 from .data import ColorJitterCallback, ImageDataset, make_dataloaders
-from .diffusion import to_x0
+from .diffusion import ConfigAttrMixin, to_x0
 
 # %% auto #0
 __all__ = ['METRICS', 'prototype_distances', 'class_distances', 'PrototypeNet', 'load_backbone_weights', 'NoiseAug',
@@ -68,7 +68,7 @@ def _sigma_features(sigma: torch.Tensor, n: int = 16) -> torch.Tensor:
     a = sigma.float()[:, None] * freqs[None] * math.pi / 2
     return torch.cat([a.sin(), a.cos()], -1)
 
-class PrototypeNet(ModelMixin, ConfigMixin):
+class PrototypeNet(ConfigAttrMixin, ModelMixin, ConfigMixin):
     "timm backbone -> `dim`-d embedding, with `k` learnable prototypes per class; logits = -distance/temperature."
     @register_to_config
     def __init__(self, n_classes: int, backbone: str = "resnet18", in_chans: int = 3, dim: int = 64, k: int = 1,
@@ -88,12 +88,6 @@ class PrototypeNet(ModelMixin, ConfigMixin):
         self.head = nn.Sequential(nn.Linear(self.features.num_features + self.n_time, hidden), nn.GELU(), nn.Linear(hidden, dim))
         self.protos = nn.Parameter(torch.randn(n_classes, k, dim) * (1.0 if metric == "sqeuclidean" else 0.1))
         self.tau = float(temperature if temperature is not None else (1.0 if metric == "sqeuclidean" else 0.1))
-
-    def __getattr__(self, name):
-        # diffusers' ModelMixin looks names up in its config dict and raises KeyError for dict-method names such as
-        # `values`; fastai's Learner probes its model with hasattr, which needs an AttributeError.
-        try: return super().__getattr__(name)
-        except KeyError as e: raise AttributeError(f"{type(self).__name__} has no attribute {name!r}") from e
 
     @property
     def prototypes(self) -> torch.Tensor:
