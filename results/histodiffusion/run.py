@@ -68,6 +68,10 @@ def main():
     ap.add_argument("--down-arch", default="resnet10t"); ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--sets", nargs="+", default=["a", "b", "c"], choices=["a", "b", "c"],
                     help="synthetic sets to evaluate (two processes can split them, each with its own --out)")
+    ap.add_argument("--build-seed", type=int, default=0,
+                    help="seed of the generative build: autoencoder, latent denoiser, noisy classifier, PrototypeNet and the sampling noise "
+                         "(the labelled subset, the filter's auxiliary classifier and the downstream seeds stay fixed); "
+                         "a build seed other than 0 gets its own default --work, outputs/histodiffusion_<dataset>_build<seed>")
     ap.add_argument("--work", default=None); ap.add_argument("--out", default=None)
     ap.add_argument("--data", default=None, help="the data set's npz (default: its file under ../shared/data)")
     ap.add_argument("--device", default="cpu", help="cpu (every committed run), cuda or auto (a lent GPU: results/gpu/run.sh)")
@@ -80,7 +84,8 @@ def main():
     src, parts, size, kw = DATASETS[a.dataset]
     root = Path(a.data) if a.data else shared_data_path(*parts)
     if root is None or not root.exists(): raise SystemExit(f"{a.data or '/'.join(parts)} not found{'' if a.data else ' under ../shared/data'}")
-    work = Path(a.work or f"outputs/histodiffusion_{a.dataset}"); out = Path(a.out or f"results/histodiffusion/{a.dataset}")
+    gseed = a.build_seed
+    work = Path(a.work or f"outputs/histodiffusion_{a.dataset}" + (f"_build{gseed}" if gseed else "")); out = Path(a.out or f"results/histodiffusion/{a.dataset}")
     work.mkdir(parents=True, exist_ok=True); out.mkdir(parents=True, exist_ok=True)
     rep_path = out / "report.json"
     rep = json.loads(rep_path.read_text()) if rep_path.exists() else {}
@@ -106,7 +111,7 @@ def main():
     if not (work / "autoencoder" / "config.json").exists():
         t = time.time()
         codec, ae = train_autoencoder(train, latent_channels=4, down=2, steps=a.ae_steps, bs=32, lr=1e-3,
-                                      seed=0, device=dev, valid_ds=val, progress=False)
+                                      seed=gseed, device=dev, valid_ds=val, progress=False)
         codec.save_pretrained(work / "autoencoder"); T["autoencoder"] = time.time() - t
         rep["autoencoder"] = {k: v for k, v in ae.items() if isinstance(v, (int, float, str, dict, list)) and k != "losses"}; save()
     codec = LatentCodec.from_pretrained(work / "autoencoder").to(dev)      # the guide's decoder runs where the sampler does
@@ -115,14 +120,14 @@ def main():
     if not (work / "ldm" / "latent_pipeline" / "latent_pipeline.json").exists():
         t = time.time()
         pretrain_latent_denoiser(train, codec, preset=a.ldm_preset, steps=a.ldm_steps, bs=64, lr=1e-3, out_dir=work / "ldm", device=dev,
-                                 seed=0, classes=classes, ckpt_every=500, resume=True, ema_decay=0.999, ema_warmup=True, progress=False)
+                                 seed=gseed, classes=classes, ckpt_every=500, resume=True, ema_decay=0.999, ema_warmup=True, progress=False)
         T["latent_denoiser"] = time.time() - t; save()
     lp = LatentPipeline.from_pretrained(work / "ldm" / "latent_pipeline")
 
     # 4. labelled-set models
     if not (work / "noisy_classifier" / "config.json").exists():
         t = time.time()
-        clf, cr = train_latent_classifier(lp, labelled, val, steps=a.clf_steps, bs=64, lr=2e-3, seed=0, device=dev)
+        clf, cr = train_latent_classifier(lp, labelled, val, steps=a.clf_steps, bs=64, lr=2e-3, seed=gseed, device=dev)
         clf.save_pretrained(work / "noisy_classifier"); T["noisy_classifier"] = time.time() - t
         rep["noisy_classifier"] = dict(per_bin=cr["per_bin"].to_dict("records"), accuracy=cr["accuracy"], clean_accuracy=cr["clean_accuracy"],
                                        chance=cr["chance"], valid_on="val split (latents)"); save()
@@ -130,7 +135,7 @@ def main():
     pdir = work / ("prototypes_cj" if a.proto_cj else "prototypes")
     if not (pdir / "config.json").exists():
         t = time.time()
-        pnet, pr = train_prototype_net(labelled, val, backbone="resnet18", dim=64, epochs=a.proto_epochs, bs=64, seed=0, device=dev,
+        pnet, pr = train_prototype_net(labelled, val, backbone="resnet18", dim=64, epochs=a.proto_epochs, bs=64, seed=gseed, device=dev,
                                        color_jitter=a.proto_cj)
         key = pdir.name.replace("prototypes", "prototype_net")          # prototype_net / prototype_net_cj
         pnet.save_pretrained(pdir); T[key] = time.time() - t
@@ -155,7 +160,7 @@ def main():
         if not f.exists():
             t = time.time()
             ims, ys = lp(n_per_class=n_pool, guides=guides, num_inference_steps=a.sample_steps, sampler="ddim", device=dev,
-                         generator=torch.Generator().manual_seed(0), batch_size=256)
+                         generator=torch.Generator().manual_seed(gseed), batch_size=256)
             np.savez(f, images=ims, labels=ys); T[f"sample_{name}"] = time.time() - t; save()
         d = np.load(f); pools[name] = (d["images"], d["labels"])
     for name, (ims, ys) in pools.items():
