@@ -10,7 +10,8 @@
 #     training seeds 0, 1 and 2, each training its own baseline and IMPROVE denoisers, PrototypeNet, expert and extractor
 #     (the PBC recipe of results/improve_pbc at the 3,600 steps its goal rows used, and the main job's current defaults:
 #     alignment 0.005 from half way, PrototypeGuide scale 0.1 with d4 views);
-#   - results/histodiffusion/run.py --dataset ham10000 on the same npz.
+#   - results/histodiffusion/run.py --dataset ham10000 on the same npz, at generative build seed HD_BUILD_SEED (default 1:
+#     build seed 0 ran on the CPU in session 13, results/histodiffusion/ham10000, so a GPU run adds a second build).
 # Every job is killed at BOX seconds; what finished is summarised and packed into $OUT/ham_gpu.tar.gz (plus the logs).
 # DRY=1 runs the same stage here on the CPU with tiny parameters and the venv's packages (no wheels, no GPU), to check
 # the script before a lease is spent on it.
@@ -61,7 +62,7 @@ for s in $SEEDS; do
   pids+=($!)
 done
 timeout "$BOX" $PY results/histodiffusion/run.py --dataset ham10000 --data "$DATA" --device "$DEV" --threads "$THREADS" "${H[@]}" \
-  --work "$WORK/histodiffusion_ham10000" --out "$WORK/histodiffusion_ham10000_results" > "$WORK/histodiffusion.log" 2>&1 &
+  --build-seed "${HD_BUILD_SEED:-1}" --work "$WORK/histodiffusion_ham10000" --out "$WORK/histodiffusion_ham10000_results" > "$WORK/histodiffusion.log" 2>&1 &
 pids+=($!)
 rc=0; for p in "${pids[@]}"; do wait "$p" || rc=$?; done
 echo "jobs done after $(( $(date +%s) - start )) s (last non-zero exit: $rc; 124 = killed at BOX=$BOX s)"
