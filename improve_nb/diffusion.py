@@ -74,7 +74,7 @@ def unet_kwargs(preset: str, image_size: int, channels: int, n_classes: int | No
     return dict(kw, sample_size=image_size, in_channels=channels, out_channels=channels,
                 num_class_embeds=None if n_classes is None else n_classes + 1)
 
-# %% ../nbs/02_diffusion.ipynb #f0bd9953
+# %% ../nbs/02_diffusion.ipynb #4a13cb2c
 class ConfigAttrMixin:
     "Put first in the bases of a diffusers `ModelMixin` model: names that are not config keys skip diffusers' deprecated config lookup."
     def __getattr__(self, name):
