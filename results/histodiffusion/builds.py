@@ -15,9 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE)); sys.path.insert(0, str(HERE.parent))
+from paired import paired_gains  # noqa: E402  (metric − real only, paired by downstream seed)
+from summarize_ablation import t_interval  # noqa: E402
 # build name, build seed, {set: folder holding its rows and its real-only rows}; (c) sets at PrototypeGuide scale 0.3 / 0.2
 BUILDS = [("seed 0, first build (sessions 2-4)", 0, {"b": "pbc_ab", "c 0.3": "pbc_ab"}),
           ("seed 0, second build (session 11)", 0, {"b": "pbc_b_rebuild", "c 0.3": "pbc_c_0.3_rebuild"}),
@@ -30,20 +32,10 @@ RATIOS = ["real+synthetic@50%", "real+synthetic@100%", "real+synthetic@300%"]
 
 def gains(folder: str, key: str) -> dict:
     "{(setting, metric): mean over downstream seeds of set − real only}, and the basophils the filter kept, of how many."
-    d = pd.read_csv(HERE / folder / "downstream.csv")
-    real = d[d.setting == "real"].drop_duplicates("seed").set_index("seed")
-    g = d[(d.synthetic_set == key) & (d.setting != "real")]
-    if not len(g): raise SystemExit(f"{folder}: no rows of {key} in downstream.csv")
-    out = {(st, m): float((h.set_index("seed")[m] - real.loc[h.seed, m].to_numpy()).mean()) for st, h in g.groupby("setting") for m in METRICS}
+    gain = paired_gains(pd.read_csv(HERE / folder / "downstream.csv"), key)
+    out = {(st, m): float(v[m].mean()) for st, v in gain.items() for m in METRICS}
     flt = json.loads((HERE / folder / "report.json").read_text())["filters"][key]["per_class"][0]
     return out, (flt["kept"], flt["n"])
-
-
-def ci(v):
-    v = np.asarray(v, float); m = v.mean()
-    if len(v) < 2: return m, np.nan, np.nan
-    h = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
-    return m, m - h, m + h
 
 
 def main():
@@ -73,7 +65,7 @@ def main():
             cells, per = [], None
             for st in RATIOS:
                 diff = [np.mean([res[n][k][0][(st, m)] - res[n]["b"][0][(st, m)] for n, s2, _ in have if s2 == sd and k in res[n]]) for sd in seeds]
-                mu, lo, hi = ci(diff)
+                mu, lo, hi = t_interval(diff)
                 cells.append(f"{mu:+.3f} [{lo:+.3f}, {hi:+.3f}]" if len(diff) > 1 else f"{mu:+.3f}")
                 if st.endswith("@100%"): per = ", ".join(f"{x:+.3f}" for x in diff)
             print(f"| scale {k.split()[1]} | {mname} | {', '.join(map(str, seeds))} | " + " | ".join(cells) + f" | {per} |")

@@ -9,27 +9,32 @@ gives balanced accuracy and macro-F1 beside it. `table.py` gives each setting's 
 import sys
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
-from scipy import stats
 
 HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE.parent))
+from summarize_ablation import t_interval  # noqa: E402  (the ablation's interval over seeds)
 NAMES = {"a_cg": "(a) unfiltered", "b_cg_filtered": "(b) filtered", "c_cg_proto_filtered": "(c) filtered + PrototypeGuide"}
 METRICS = ["accuracy", "balanced_accuracy", "macro_f1"]
 
 
-def paired(d: pd.DataFrame) -> list[str]:
+def paired_gains(d: pd.DataFrame, key: str) -> dict[str, pd.DataFrame]:
+    "Per setting of synthetic set `key` in one folder's downstream rows: metric − real only of the same seed, one row per seed."
     real = d[d.setting == "real"].drop_duplicates("seed").set_index("seed")
+    g = d[(d.synthetic_set == key) & (d.setting != "real")]
+    if not len(g): raise SystemExit(f"no rows of {key} in the downstream rows")
+    return {st: h.set_index("seed").sort_index()[METRICS] - real.loc[sorted(h.seed), METRICS]
+            for st, h in sorted(g.groupby("setting"), key=lambda x: float(x[0].split("@")[1].rstrip("%")))}
+
+
+def paired(d: pd.DataFrame) -> list[str]:
     lines = ["| set | setting | " + " | ".join(f"Δ {m} [95 % CI] (per seed)" for m in METRICS) + " |", "|---|---|" + "---|" * len(METRICS)]
     for key in [k for k in NAMES if k in set(d.synthetic_set)]:
-        g = d[(d.synthetic_set == key) & (d.setting != "real")]
-        for setting, h in sorted(g.groupby("setting"), key=lambda x: float(x[0].split("@")[1].rstrip("%"))):
-            h = h.set_index("seed").sort_index()
+        for setting, gain in paired_gains(d, key).items():
             cells = []
             for m in METRICS:
-                v = (h[m] - real.loc[h.index, m]).to_numpy()
-                half = stats.t.ppf(0.975, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)) if len(v) > 1 else np.nan
-                cells.append(f"{v.mean():+.3f} [{v.mean() - half:+.3f}, {v.mean() + half:+.3f}] ({', '.join(f'{x:+.3f}' for x in v)})")
+                mean, lo, hi = t_interval(gain[m])
+                cells.append(f"{mean:+.3f} [{lo:+.3f}, {hi:+.3f}] ({', '.join(f'{x:+.3f}' for x in gain[m])})")
             lines.append(f"| {NAMES[key]} | {setting} | " + " | ".join(cells) + " |")
     return lines
 
