@@ -6,7 +6,7 @@ compare the demo oracle's pass rate on class-conditional samples with its pass r
 Writes <out>/quality.json and <out>/samples.png. The number of steps is set from a short calibration run so the
 training fits the budget; a callback also stops it at the budget (the LR schedule is then cut short, which is recorded).
 """
-import argparse, json, math, platform, sys, time
+import argparse, json, math, os, platform, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +41,7 @@ def main():
     ap.add_argument("--ema-decay", type=float, default=0.99)
     ap.add_argument("--threads", type=int, default=1); ap.add_argument("--out", default="results/diffusion_quality")
     a = ap.parse_args()
+    load0 = os.getloadavg()[0]
     torch.set_num_threads(a.threads)
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     train = load_dataset("demo", image_size=a.image_size, split="train", n_per_class=a.n_per_class, seed=a.seed)
@@ -65,7 +66,7 @@ def main():
     per_class = {c: dict(samples=float(ok_s[labels == i].mean()), real=float(ok_r[test.labels == i].mean()))
                  for i, c in enumerate(train.classes)}
     res = dict(
-        command=" ".join(["python"] + sys.argv), machine=f"{platform.processor() or platform.machine()}, 2-core CPU shared with 3 other jobs, no GPU, torch threads={a.threads}",
+        command=" ".join(["python"] + sys.argv), machine=f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, no GPU, torch threads={a.threads}, 1-min load average {load0:.2f} at start, {os.getloadavg()[0]:.2f} at end",
         data=f"demo train n_per_class={a.n_per_class} ({len(train)} images, {a.image_size}px), oracle reference = demo test split n_per_class={a.samples_per_class}",
         seed=a.seed, preset=a.preset, ema=f"decay {a.ema_decay} with warm-up", params=sum(p.numel() for p in pipe.model.parameters()), bs=a.bs, lr=a.lr,
         planned_steps=steps, steps_done=done, budget_stopped=cb.hit, train_seconds=round(train_s, 1),
