@@ -3,7 +3,8 @@
     python results/summarize_ablation.py outputs/improve_pbc results/improve_pbc
 
 Writes `<dest>/ablation.csv` (variant × metric: mean, 95 % t-interval over seeds, per-seed values), `<dest>/per_class.csv`
-(expert recall per class and variant, mean over seeds), `<dest>/summary.json` (the goal check: share of the
+(expert recall per class and variant, mean over seeds), `<dest>/paired.csv` (variant − baseline of the same seed, per
+metric: mean, 95 % t-interval over seeds, per-seed differences), `<dest>/summary.json` (the goal check: share of the
 baseline-to-ceiling plausibility gap that each variant closes, and its FID relative to the baseline, per seed and mean)
 and copies each seed's `metrics.json` and the seed-0 `variants.png` next to them. The numbers are read from the
 notebooks' own `evaluation.csv`; nothing is typed in by hand.
@@ -92,6 +93,16 @@ def main(run_dir, dest):
                         per_seed=";".join(f"{x:.4g}" for x in g.value)))
     table = pd.DataFrame(out)
     table.to_csv(dest / "ablation.csv", index=False)
+    wide = long.pivot_table(index=["set", "metric"], columns="seed", values="value")
+    paired = []
+    for v in VARIANTS[1:]:
+        for m in METRICS:
+            if (v, m) not in wide.index or ("baseline", m) not in wide.index: continue
+            diff = (wide.loc[(v, m)] - wide.loc[("baseline", m)]).dropna()
+            mean, lo, hi = t_interval(diff)
+            paired.append(dict(set=v, metric=m, mean_diff=mean, ci_low=lo, ci_high=hi, n_seeds=len(diff),
+                               per_seed=";".join(f"{x:.4g}" for x in diff)))
+    pd.DataFrame(paired).to_csv(dest / "paired.csv", index=False)
     pc = pd.concat([df.assign(seed=k) for k, df in evs.items()])
     pc = pc[(pc.metric == "expert_recall") & (pc["class"] != "all")].groupby(["class", "set"]).value.mean().unstack()
     pc = pc.reindex(columns=[c for c in ["real (ceiling)", "real (val)", *VARIANTS] if c in pc.columns])
