@@ -37,6 +37,8 @@ def test_writes_metrics_for_every_variant(tiny_run):
     m = json.loads((tiny_run / "metrics.json").read_text())
     assert m["params"]["dataset"] == "demo" and m["params"]["train_steps"] == 12
     assert m["params"]["guide_objective"] == "distance"                 # the default, recorded
+    assert m["params"]["prediction_type"] == "v_prediction"             # the main job's default target (bench/RESULTS.md, run 6)
+    assert m["params"]["guide_window"] == [0.0, 0.5]                    # ... and guide window (results/improve_demo_v)
     assert m["params"]["guide_views"] == "d4" and m["params"]["guide_n_views"] == 2
     assert m["params"]["proto_align"] == 0.005 and m["params"]["proto_cond"] is False   # the defaults: an aligned IMPROVE denoiser ...
     assert m["prototype_alignment"]["steps_logged"] == 6                # ... in the second half of its 12 steps (proto_align_start 0.5)
@@ -69,6 +71,9 @@ def test_saves_reloadable_models(tiny_run, tmp_path):
               proto_checkpoint=str(tiny_run / "prototypes"), train_steps=1)
     m = json.loads((out / "metrics.json").read_text())
     assert m["baseline_source"] == str(tiny_run / "baseline" / "pipeline")
+    from improve_nb.diffusion import DenoiserPipeline
+    for name in ("baseline", "improve"):                # both denoisers trained with the same, v target
+        assert DenoiserPipeline.from_pretrained(tiny_run / name / "pipeline").prediction_type == "v_prediction", name
 
 
 def test_killed_run_resumes_exactly(tiny_run, tmp_path):
@@ -103,6 +108,7 @@ def test_killed_run_resumes_exactly(tiny_run, tmp_path):
     (dict(guide_n_views=9), "guide_n_views must be a positive integer (at most 8 with guide_views='d4')"),
     (dict(proto_align=-0.1), "proto_align must be a finite number >= 0"),
     (dict(proto_align_start=1.0), "proto_align_start must be a fraction in [0, 1)"),
+    (dict(prediction_type="sample"), "prediction_type must be 'epsilon' or 'v_prediction'"),
 ])
 def test_bad_parameters_fail_clearly(tmp_path, params, message):
     with pytest.raises(pm.PapermillExecutionError) as e:

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The ablation of results/improve_demo_v again, with the guide active on t/T in [0, 0.5] only, on the SAME trained models:
+# the main job loads each seed's baseline and IMPROVE pipelines and PrototypeNet (checkpoint, improve_checkpoint,
+# proto_checkpoint) instead of training, then samples, trains its expert and extractor (seeded: the same judges) and evaluates.
+#   SEEDS=0 bash results/improve_demo_v/run_window.sh & SEEDS=1 bash ... & SEEDS=2 bash ...   (one lane per seed)
+# then: python results/summarize_ablation.py outputs/improve_demo_v1500_w05 results/improve_demo_v/window_0_0.5
+set -euo pipefail
+SRC=${SRC:-outputs/improve_demo_v1500}
+OUT=${OUT:-outputs/improve_demo_v1500_w05}
+mkdir -p "$OUT"
+for s in ${SEEDS:-0 1 2}; do
+  [ -f "$OUT/seed$s/metrics.json" ] && continue
+  papermill nbs/05_generate.ipynb "$OUT/seed$s.ipynb" -p torch_threads 1 -p train_steps 1500 -p n_per_class 32 -p explorer False \
+    -p checkpoint "$SRC/seed$s/baseline/pipeline" -p improve_checkpoint "$SRC/seed$s/improve/pipeline" \
+    -p proto_checkpoint "$SRC/seed$s/prototypes" -y '{"guide_window": [0.0, 0.5]}' -p seed "$s" -p out_dir "$OUT/seed$s"
+done
