@@ -10,7 +10,8 @@ generator seed s: exactly the ablation's `baseline` (scale 0) and `proto_guide` 
 demo rule oracle (the expert the main job trains is not saved). Writes one row per seed and setting: oracle pass
 rate, the share failing each oracle rule (a rule absent for a class counts as passed), the mean prototype distance the
 guide minimises (`mean_prototype_distance`), seconds. 2 torch threads. `<dest stem>_summary.csv`: per setting, the mean over seeds and the paired difference from
-`unguided` (same seed and noise) with its 95 % t-interval over seeds.
+`unguided` (same seed and noise) with its 95 % t-interval over seeds. Rows already in `dest` are kept and not sampled
+again, so a killed run continues and added settings run alone.
 """
 import sys, time
 from pathlib import Path
@@ -55,13 +56,19 @@ SETTINGS = {
     "window [0, 0.5]": dict(t_window=(0.0, 0.5)),
     "window [0.5, 1]": dict(t_window=(0.5, 1.0)),
     "softmax objective": dict(objective="softmax"),
+    "window [0, 0.5], scale 0.2": dict(t_window=(0.0, 0.5), scale=0.2),
+    "window [0, 0.5], scale 0.4": dict(t_window=(0.0, 0.5), scale=0.4),
+    "window [0, 0.3]": dict(t_window=(0.0, 0.3)),
+    "window [0, 0.3], scale 0.3": dict(t_window=(0.0, 0.3), scale=0.3),
 }
-rows = []
+rows = pd.read_csv(dest).to_dict("records") if dest.exists() else []   # rows already written are kept, not re-sampled
+done = {(r["seed"], r["setting"]) for r in rows}
 for seed_dir in sorted(run.glob("seed*/")):
     s = int(seed_dir.name[4:])
     pipe = DenoiserPipeline.from_pretrained(seed_dir / "baseline" / "pipeline", device="cpu")
     net = PrototypeNet.from_pretrained(seed_dir / "prototypes").eval()
     for name, kw in SETTINGS.items():
+        if (s, name) in done: continue
         guides = [] if kw is None else [PrototypeGuide(net, mode="cheap", n_classes=len(pipe.classes), **{**DEFAULT, **kw})]
         t0 = time.time()
         imgs, labels = pipe(n_per_class=32, num_inference_steps=25, sampler="ddim", cfg_scale=3.0, guides=guides,
