@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from improve_nb.data import HAM10000_CLASSES, load_dataset, shared_data_path
+from improve_nb.diffusion import DenoiserPipeline
 
 NB = Path(__file__).resolve().parent.parent / "nbs" / "05_generate.ipynb"
 TINY = dict(dataset="demo", image_size=16, n_train_per_class=24, preset="tiny", train_steps=12, batch_size=16,
@@ -71,7 +72,6 @@ def test_saves_reloadable_models(tiny_run, tmp_path):
               proto_checkpoint=str(tiny_run / "prototypes"), train_steps=1)
     m = json.loads((out / "metrics.json").read_text())
     assert m["baseline_source"] == str(tiny_run / "baseline" / "pipeline")
-    from improve_nb.diffusion import DenoiserPipeline
     for name in ("baseline", "improve"):                # both denoisers trained with the same, v target
         assert DenoiserPipeline.from_pretrained(tiny_run / name / "pipeline").prediction_type == "v_prediction", name
 

@@ -16,27 +16,27 @@ again, so a killed run continues and added settings run alone.
 import sys, time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
-from scipy import stats
 
 from improve_nb.data import demo_oracle_details
 from improve_nb.diffusion import DenoiserPipeline
 from improve_nb.guidance import PrototypeGuide, mean_prototype_distance
 from improve_nb.prototypes import PrototypeNet
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from summarize_ablation import t_interval  # noqa: E402  (the ablation summaries' t-interval)
 
 
 def summarize(df: pd.DataFrame, dest: Path):
     "Mean over seeds per setting, and the paired difference from `unguided` with a t-interval over seeds."
-    out = []
+    out, ref = [], df[df.setting == "unguided"].set_index("seed")
     for name, g in df.groupby("setting", sort=False):
         r = dict(setting=name, n_seeds=len(g))
         for m in ("oracle_pass", "prototype_distance", "fail_bg_brightness", "fail_bg_std", "seconds"):
-            d = g.set_index("seed")[m] - df[df.setting == "unguided"].set_index("seed")[m]
-            h = stats.t.ppf(0.975, len(d) - 1) * d.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1 else np.nan
-            r |= {m: g[m].mean(), f"{m}_diff": d.mean(), f"{m}_diff_lo": d.mean() - h, f"{m}_diff_hi": d.mean() + h,
+            d = g.set_index("seed")[m] - ref[m]
+            mean, lo, hi = t_interval(d)
+            r |= {m: g[m].mean(), f"{m}_diff": mean, f"{m}_diff_lo": lo, f"{m}_diff_hi": hi,
                   f"{m}_diff_per_seed": ";".join(f"{v:+.4f}" for v in d)}
         out.append(r)
     pd.DataFrame(out).to_csv(dest.with_name(dest.stem + "_summary.csv"), index=False, float_format="%.4f")

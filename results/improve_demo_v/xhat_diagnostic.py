@@ -15,7 +15,7 @@ import torch
 from diffusers import DDIMScheduler
 
 from improve_nb.data import demo_images
-from improve_nb.diffusion import DenoiserPipeline, from_eps, to_eps, to_x0
+from improve_nb.diffusion import DenoiserPipeline, from_eps, make_model_fn, to_eps, to_x0
 
 torch.set_num_threads(2)
 
@@ -51,12 +51,10 @@ for spec in sys.argv[2:]:
         sch.set_timesteps(25)
         yy = torch.arange(len(pipe.classes)).repeat_interleave(16)
         xs = torch.randn((len(yy), 3, 32, 32), generator=g)
-        null = torch.full_like(yy, m.null_class)
+        model_fn = make_model_fn(m, pt, ns, cfg_scale=3.0)   # the samplers' own CFG-combined ε
         for i, t in enumerate(sch.timesteps):
             ab = ns.alphas_cumprod[t].view(1, 1, 1, 1)
-            tt = torch.full((len(yy),), int(t))
-            ec, eu = to_eps(m(xs, tt, yy), xs, ab, pt), to_eps(m(xs, tt, null), xs, ab, pt)
-            eps = eu + 3.0 * (ec - eu)
+            eps = model_fn(xs, torch.full((len(yy),), int(t)), yy)
             b = border(to_x0(eps, xs, ab))
             if i in (0, 1, 2, 5, 10, 15, 20, 24):
                 rows.append(dict(model=name, prediction_type=pt, probe="DDIM-25 CFG 3 trajectory", t=int(t), step=i, abar=float(ab),
