@@ -4,8 +4,10 @@ The notebook's own default run is the README's main job (minutes on a 2-core CPU
 with tiny parameters, and check what it writes and that bad parameters fail with clear messages.
 """
 import json
+import re
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import papermill as pm
 import pytest
@@ -39,7 +41,7 @@ def test_writes_metrics_for_every_variant(tiny_run):
     assert m["params"]["dataset"] == "demo" and m["params"]["train_steps"] == 12
     assert m["params"]["guide_objective"] == "distance"                 # the default, recorded
     assert m["params"]["prediction_type"] == "v_prediction"             # the main job's default target (bench/RESULTS.md, run 6)
-    assert m["params"]["guide_window"] == [0.0, 0.5]                    # ... and guide window (results/improve_demo_v)
+    assert m["params"]["guide_window"] == [0.0, 0.3] and m["params"]["guide_scale"] == 0.3   # ... and guide (results/improve_demo_v)
     assert m["params"]["guide_views"] == "d4" and m["params"]["guide_n_views"] == 2
     assert m["params"]["proto_align"] == 0.005 and m["params"]["proto_cond"] is False   # the defaults: an aligned IMPROVE denoiser ...
     assert m["prototype_alignment"]["steps_logged"] == 6                # ... in the second half of its 12 steps (proto_align_start 0.5)
@@ -52,6 +54,18 @@ def test_writes_metrics_for_every_variant(tiny_run):
         assert r["n"] == 5 * 3
     assert 0.0 <= m["real_test"]["expert_accuracy"] <= 1.0   # the ceiling
     assert 0.0 <= m["real_test"]["oracle_pass_rate"] <= 1.0
+
+
+def test_records_every_parameter(tiny_run):
+    "metrics.json names every parameter of the notebook's `parameters` cell, with the value the run used."
+    nb = nbformat.read(NB, as_version=4)
+    src = next(c.source for c in nb.cells if "parameters" in c.metadata.get("tags", []))
+    names = re.findall(r"^(\w+)\s*=", src, re.M)
+    assert len(names) > 40
+    rec = json.loads((tiny_run / "metrics.json").read_text())["params"]
+    assert [n for n in names if n not in rec] == []
+    for k, v in TINY.items(): assert rec[k] == v, (k, rec[k], v)
+    assert rec["expert_epochs"] == 1 and rec["checkpoint"] is None and rec["out_dir"].endswith("out")
 
 
 def test_writes_images_and_grids(tiny_run):
