@@ -7,19 +7,19 @@ default for reference. The judge's numbers come from `demo_oracle_details`; the 
     python results/improve_demo_v/early_steps.py outputs/improve_demo_v1500 results/improve_demo_v/early_steps.csv
 
 Writes one row per seed, setting and class (means over that class's 32 samples) and prints the mean over seeds. Rows
-already in the csv are kept and not sampled again. The x_t-net rows train one more PrototypeNet per seed
-(`<seed>/prototypes_xt`).
+already in the csv are kept and not sampled again. `seconds` is the sampling call's time (rows written before the
+loop moved to `demo_guides.py` also counted the oracle's measurement, about 1 s). The x_t-net rows train one more
+PrototypeNet per seed (`<seed>/prototypes_xt`).
 """
-import sys, time
+import sys
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from improve_nb.data import DEMO_CLASSES, demo_oracle_details, load_dataset
-from improve_nb.diffusion import DenoiserPipeline
-from improve_nb.guidance import PrototypeGuide
-from improve_nb.prototypes import PrototypeNet, train_prototype_net
+from improve_nb.data import DEMO_CLASSES, demo_oracle_details
+
+from demo_guides import guided_runs  # this folder: the seeds' sampling loop, shared with guide_sweep.py
 
 BASE = dict(scale=0.1, t_window=(0.5, 1.0), schedule="sigma", objective="distance", views="d4", n_views=8)
 SETTINGS = {
@@ -34,19 +34,6 @@ SETTINGS = {
     "window [0, 0.8], x_t net": dict(net="xt", t_window=(0.0, 0.8)),
     "late [0, 0.3], scale 0.3, x_t net": dict(net="xt", t_window=(0.0, 0.3), scale=0.3),
 }
-
-
-def xt_net(seed_dir: Path, s: int) -> PrototypeNet:
-    "The main job's PrototypeNet recipe at seed s (colour-jittered) with noise_aug='xt', trained once into seed_dir/prototypes_xt."
-    d = seed_dir / "prototypes_xt"
-    if not (d / "config.json").exists():
-        train = load_dataset("demo", image_size=32, split="train", n_per_class=300)
-        val = load_dataset("demo", image_size=32, split="val", n_per_class=75)
-        net, rep = train_prototype_net(train, val, backbone="resnet10t", dim=64, k=1, noise_aug="xt", color_jitter=True, epochs=4,
-                                       bs=64, seed=s, device="cpu")
-        net.save_pretrained(d)
-        print({k: v for k, v in rep.items() if not isinstance(v, (list, dict))}, flush=True)
-    return PrototypeNet.from_pretrained(d).eval()
 MEASURES = ["cell_frac", "cyto_blue", "nc_ratio", "n_lobes", "ok"]
 
 
@@ -54,25 +41,14 @@ def main(run, dest):
     torch.set_num_threads(2)
     rows = pd.read_csv(dest).to_dict("records") if Path(dest).exists() else []   # rows already written are kept
     done = {(r["seed"], r["setting"]) for r in rows}
-    for seed_dir in sorted(Path(run).glob("seed*/")):
-        s = int(seed_dir.name[4:])
-        pipe = DenoiserPipeline.from_pretrained(seed_dir / "baseline" / "pipeline", device="cpu")
-        net = PrototypeNet.from_pretrained(seed_dir / "prototypes").eval()
-        for name, kw in SETTINGS.items():
-            if (s, name) in done: continue
-            kw = None if kw is None else dict(kw)
-            g_net = xt_net(seed_dir, s) if kw is not None and kw.pop("net", None) == "xt" else net
-            guides = [] if kw is None else [PrototypeGuide(g_net, mode="cheap", n_classes=len(pipe.classes), **{**BASE, **kw})]
-            t0 = time.time()
-            x, y = pipe(n_per_class=32, num_inference_steps=25, sampler="ddim", cfg_scale=3.0, guides=guides,
-                        generator=torch.Generator().manual_seed(s), device="cpu")
-            d = demo_oracle_details(x, y)
-            d["ok"] = d["ok"].astype(float)
-            for c, g in d.groupby(y):
-                rows.append(dict(seed=s, setting=name, cls=DEMO_CLASSES[c], n=len(g), **{m: float(g[m].mean()) for m in MEASURES},
-                                 seconds=round(time.time() - t0, 1)))
-            print(s, name, f"{d.ok.mean():.3f}", flush=True)
-            pd.DataFrame(rows).to_csv(dest, index=False, float_format="%.4f")
+    for s, name, x, y, _, sec in guided_runs(run, SETTINGS, BASE, lambda s, name: (s, name) in done):
+        d = demo_oracle_details(x, y)
+        d["ok"] = d["ok"].astype(float)
+        for c, g in d.groupby(y):
+            rows.append(dict(seed=s, setting=name, cls=DEMO_CLASSES[c], n=len(g), **{m: float(g[m].mean()) for m in MEASURES},
+                             seconds=round(sec, 1)))
+        print(s, name, f"{d.ok.mean():.3f}", flush=True)
+        pd.DataFrame(rows).to_csv(dest, index=False, float_format="%.4f")
     df = pd.DataFrame(rows)
     print(df.groupby(["cls", "setting"], sort=False)[MEASURES].mean().round(3).to_string())
 

@@ -13,21 +13,11 @@ among those it rejects).
 import json, sys, time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import torch
-from PIL import Image
 
 from improve_nb.data import demo_oracle, load_dataset
-from improve_nb.evaluation import expert_scores, train_expert
-
-
-def load_pngs(folder: Path, classes):
-    xs, ys = [], []
-    for c, name in enumerate(classes):
-        for p in sorted((folder / name).glob("*.png")):
-            xs.append(np.asarray(Image.open(p).convert("RGB"))); ys.append(c)
-    return np.stack(xs), np.array(ys)
+from improve_nb.evaluation import balanced_mean_ci, expert_scores, train_expert
 
 
 def main(src, dst):
@@ -40,11 +30,12 @@ def main(src, dst):
         expert = train_expert(train_ds, arch=p["expert_arch"], seed=seed + 1234, epochs=p.get("expert_epochs", 4), device="cpu")
         classes = m["classes"]
         for variant in m["variants"]:
-            x, y = load_pngs(run.parent / "samples" / variant, classes)
+            ds = load_dataset("folder", root=run.parent / "samples" / variant, image_size=None, split="all", classes=classes)
+            x, y = ds.images, ds.labels
             s = expert_scores(expert, x, y, len(classes), device="cpu")
             pred = s["proba"].argmax(1)
             ok = demo_oracle(x, y)
-            bal = float(np.mean([s["correct"][y == c].mean() for c in range(len(classes))]))
+            bal = balanced_mean_ci(s["correct"], y)[0]   # as evaluate() computes it
             checks.append(dict(seed=seed, variant=variant, balanced_accuracy_recomputed=round(bal, 4),
                                balanced_accuracy_recorded=round(m["variants"][variant]["expert_balanced_accuracy"], 4),
                                oracle_recomputed=round(float(ok.mean()), 4), oracle_recorded=round(m["variants"][variant]["oracle_pass_rate"], 4)))

@@ -14,19 +14,18 @@ guide minimises (`mean_prototype_distance`), seconds. 2 torch threads. `<dest st
 `unguided` (same seed and noise) with its 95 % t-interval over seeds. Rows already in `dest` are kept and not sampled
 again, so a killed run continues and added settings run alone.
 """
-import sys, time
+import sys
 from pathlib import Path
 
 import pandas as pd
 import torch
 
-from improve_nb.data import demo_oracle_details, load_dataset
-from improve_nb.diffusion import DenoiserPipeline
-from improve_nb.guidance import PrototypeGuide, mean_prototype_distance
-from improve_nb.prototypes import PrototypeNet, train_prototype_net
+from improve_nb.data import demo_oracle_details
+from improve_nb.guidance import mean_prototype_distance
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from summarize_ablation import t_interval  # noqa: E402  (the ablation summaries' t-interval)
+from demo_guides import guided_runs  # noqa: E402  (this folder: the seeds' sampling loop, shared with early_steps.py)
 
 
 def summarize(df: pd.DataFrame, dest: Path):
@@ -66,41 +65,15 @@ SETTINGS = {
     "window [0, 0.5], net without colour jitter": dict(t_window=(0.0, 0.5), net="no_jitter"),
 }
 if set(ONLY) - set(SETTINGS): sys.exit(f"unknown settings {sorted(set(ONLY) - set(SETTINGS))}; known: {list(SETTINGS)}")
-
-
-def no_jitter_net(seed_dir: Path, s: int) -> PrototypeNet:
-    "The main job's PrototypeNet recipe at seed s with `proto_color_jitter=False`, trained once and kept in seed_dir/prototypes_nojitter."
-    d = seed_dir / "prototypes_nojitter"
-    if not (d / "config.json").exists():
-        train = load_dataset("demo", image_size=32, split="train", n_per_class=300)
-        val = load_dataset("demo", image_size=32, split="val", n_per_class=75)
-        net, rep = train_prototype_net(train, val, backbone="resnet10t", dim=64, k=1, noise_aug="x0hat", color_jitter=False, epochs=4,
-                                       bs=64, seed=s, device="cpu")
-        net.save_pretrained(d)
-        print({k: v for k, v in rep.items() if not isinstance(v, (list, dict))}, flush=True)
-    return PrototypeNet.from_pretrained(d).eval()
-
-
 rows = pd.read_csv(dest).to_dict("records") if dest.exists() else []   # rows already written are kept, not re-sampled
 done = {(r["seed"], r["setting"]) for r in rows}
-for seed_dir in sorted(run.glob("seed*/")):
-    s = int(seed_dir.name[4:])
-    pipe = DenoiserPipeline.from_pretrained(seed_dir / "baseline" / "pipeline", device="cpu")
-    net = PrototypeNet.from_pretrained(seed_dir / "prototypes").eval()
-    for name, kw in SETTINGS.items():
-        if (s, name) in done or (ONLY and name != "unguided" and name not in ONLY): continue
-        kw = None if kw is None else dict(kw)
-        g_net = no_jitter_net(seed_dir, s) if kw is not None and kw.pop("net", None) == "no_jitter" else net
-        guides = [] if kw is None else [PrototypeGuide(g_net, mode="cheap", n_classes=len(pipe.classes), **{**DEFAULT, **kw})]
-        t0 = time.time()
-        imgs, labels = pipe(n_per_class=32, num_inference_steps=25, sampler="ddim", cfg_scale=3.0, guides=guides,
-                            generator=torch.Generator().manual_seed(s), device="cpu")
-        sec = time.time() - t0
-        d = demo_oracle_details(imgs, labels)
-        with torch.no_grad(): dist = mean_prototype_distance(net, imgs, labels)   # always the ablation's (jittered) net: comparable rows
-        fails = {f"fail_{c[5:]}": float(1 - d[c].fillna(True).astype(bool).mean()) for c in d.columns if c.startswith("pass_")}
-        rows.append(dict(seed=s, setting=name, oracle_pass=float(d.ok.mean()), **fails,
-                         prototype_distance=float(dist.mean()), seconds=round(sec, 1)))
-        print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items() if k in ("seed", "setting", "oracle_pass", "prototype_distance", "seconds")}, flush=True)
-        pd.DataFrame(rows).to_csv(dest, index=False, float_format="%.4f")   # after every row: a killed run keeps what it did
+skip = lambda s, name: (s, name) in done or (ONLY and name != "unguided" and name not in ONLY)
+for s, name, imgs, labels, net, sec in guided_runs(run, SETTINGS, DEFAULT, skip):
+    d = demo_oracle_details(imgs, labels)
+    with torch.no_grad(): dist = mean_prototype_distance(net, imgs, labels)   # always the ablation's (jittered) net: comparable rows
+    fails = {f"fail_{c[5:]}": float(1 - d[c].fillna(True).astype(bool).mean()) for c in d.columns if c.startswith("pass_")}
+    rows.append(dict(seed=s, setting=name, oracle_pass=float(d.ok.mean()), **fails,
+                     prototype_distance=float(dist.mean()), seconds=round(sec, 1)))
+    print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in rows[-1].items() if k in ("seed", "setting", "oracle_pass", "prototype_distance", "seconds")}, flush=True)
+    pd.DataFrame(rows).to_csv(dest, index=False, float_format="%.4f")   # after every row: a killed run keeps what it did
 summarize(pd.DataFrame(rows), dest)
