@@ -41,7 +41,7 @@ def test_writes_metrics_for_every_variant(tiny_run):
     assert m["params"]["dataset"] == "demo" and m["params"]["train_steps"] == 12
     assert m["params"]["guide_objective"] == "distance"                 # the default, recorded
     assert m["params"]["prediction_type"] == "v_prediction"             # the main job's default target (bench/RESULTS.md, run 6)
-    assert m["params"]["guide_window"] == [0.0, 0.3] and m["params"]["guide_scale"] == 0.3   # ... and guide (results/improve_demo_v)
+    assert m["params"]["guide_window"] == [0.0, 1.0] and m["params"]["guide_scale"] == 0.1 and m["params"]["guide_schedule"] == "alpha"   # ... and guide (results/improve_demo_v)
     assert m["params"]["guide_views"] == "d4" and m["params"]["guide_n_views"] == 2
     assert m["params"]["proto_align"] == 0.005 and m["params"]["proto_cond"] is False   # the defaults: an aligned IMPROVE denoiser ...
     assert m["prototype_alignment"]["steps_logged"] == 6                # ... in the second half of its 12 steps (proto_align_start 0.5)
@@ -118,6 +118,7 @@ def test_killed_run_resumes_exactly(tiny_run, tmp_path):
     (dict(guide_scale=-1.0), "guide_scale must be >= 0"),
     (dict(ckpt_every=-1), "ckpt_every must be an integer >= 0"),
     (dict(guide_objective="ce"), "guide_objective must be one of ('distance', 'softmax')"),
+    (dict(guide_schedule="cosine"), "guide_schedule must be one of ('constant', 'sigma', 'alpha', 'ramp')"),
     (dict(guide_views="crops"), "guide_views must be None or one of ('d4', 'random')"),
     (dict(guide_n_views=9), "guide_n_views must be a positive integer (at most 8 with guide_views='d4')"),
     (dict(proto_align=-0.1), "proto_align must be a finite number >= 0"),

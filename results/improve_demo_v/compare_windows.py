@@ -5,6 +5,10 @@ of the guide setting alone. Selection seeds (0-2, where B was picked) and held-o
     python results/improve_demo_v/compare_windows.py results/improve_demo_v/compare_windows.csv \\
         outputs/improve_demo_v1500_w05:outputs/improve_demo_v1500_w03s03 \\
         outputs/improve_demo_v1500_s345:outputs/improve_demo_v1500_s345_w03s03
+    # session 17: the alpha schedule on the whole window against the [0, 0.3] default
+    python results/improve_demo_v/compare_windows.py results/improve_demo_v/alpha_schedule/compare.csv \\
+        outputs/improve_demo_v1500_w03s03:outputs/improve_demo_v1500_alpha \\
+        outputs/improve_demo_v1500_s345_w03s03:outputs/improve_demo_v1500_s345_alpha
 
 Each argument after the destination is A_RUN:B_RUN, two folders of main-job runs (seed<S>/metrics.json) at the same seeds.
 """
@@ -19,6 +23,11 @@ from summarize_ablation import t_interval  # noqa: E402
 METRICS = ["expert_balanced_accuracy", "oracle_pass_rate", "fid", "precision", "recall", "prototype_distance"]
 
 
+def setting(m: dict) -> str:
+    p = m["params"]
+    return f"window {p['guide_window']}, scale {p['guide_scale']}, {p.get('guide_schedule', 'sigma')} schedule"
+
+
 def main(dest, *pairs):
     rows = []
     for pair in pairs:
@@ -31,8 +40,7 @@ def main(dest, *pairs):
                 if ma["params"][k] != mb["params"][k]: raise ValueError(f"{fa} and {fb} differ in {k}: not a paired comparison")
             for v in ("proto_guide", "improve"):
                 rows.append(dict(seed=ma["params"]["seed"], variant=v,
-                                 a=f"window {ma['params']['guide_window']}, scale {ma['params']['guide_scale']}",
-                                 b=f"window {mb['params']['guide_window']}, scale {mb['params']['guide_scale']}",
+                                 a=setting(ma), b=setting(mb),
                                  **{f"{m}_a": ma["variants"][v][m] for m in METRICS}, **{f"{m}_b": mb["variants"][v][m] for m in METRICS},
                                  **{f"{m}_diff": mb["variants"][v][m] - ma["variants"][v][m] for m in METRICS},
                                  baseline_a=ma["variants"]["baseline"]["expert_balanced_accuracy"],

@@ -17,12 +17,26 @@ from improve_nb.prototypes import PrototypeNet, train_prototype_net
 
 # net name -> (folder under the seed's run, train_prototype_net arguments that differ from the main job's defaults)
 NETS = {"no_jitter": ("prototypes_nojitter", dict(color_jitter=False)),   # the main job's default jitters colours
-        "xt": ("prototypes_xt", dict(noise_aug="xt"))}                    # trained on, and guiding at, x_t instead of x̂₀
+        "xt": ("prototypes_xt", dict(noise_aug="xt")),                    # trained on, and guiding at, x_t instead of x̂₀
+        # session 17: trained on the seed's own baseline denoiser's x̂₀ (unconditional, EMA weights) of noised real images,
+        # instead of the blur-and-shrink imitation of x̂₀ (`NoiseAug`'s default)
+        "denoiser": ("prototypes_denoiser", "denoiser"),
+        # session 17: x̂₀ imitation without the blur (contrast shrink and noise only), so cells keep their size at every σ
+        "no_blur": ("prototypes_noblur", dict(aug_kwargs=dict(blur=0.0)))}
+
+
+def _denoiser_aug(seed_dir: Path) -> dict:
+    "NoiseAug arguments that form x̂₀ with the seed's baseline denoiser (EMA, null class: nothing but x_t tells the class)."
+    from improve_nb.diffusion import make_model_fn
+    pipe = DenoiserPipeline.from_pretrained(seed_dir / "baseline" / "pipeline", device="cpu")
+    fn = make_model_fn(pipe.sampling_model().eval(), pipe.prediction_type, pipe.noise_schedule)
+    return dict(aug_kwargs=dict(scheduler=pipe.noise_schedule, eps_fn=lambda x, t, labels: fn(x, t, None)))
 
 
 def extra_net(seed_dir: Path, s: int, name: str) -> PrototypeNet:
     "The main job's PrototypeNet recipe at seed s with `NETS[name]`'s change, trained once and kept in the seed's folder."
     folder, change = NETS[name]
+    if change == "denoiser": change = _denoiser_aug(seed_dir)
     d = seed_dir / folder
     if not (d / "config.json").exists():
         train = load_dataset("demo", image_size=32, split="train", n_per_class=300)

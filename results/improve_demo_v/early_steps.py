@@ -33,6 +33,10 @@ SETTINGS = {
     "early, x_t net": dict(net="xt"),
     "window [0, 0.8], x_t net": dict(net="xt", t_window=(0.0, 0.8)),
     "late [0, 0.3], scale 0.3, x_t net": dict(net="xt", t_window=(0.0, 0.3), scale=0.3),
+    # session 17: the alpha schedule (x̂₀ moves by about scale·√(1-ᾱ) per step instead of scale·(1-ᾱ)/√ᾱ), guide_sweep.py
+    "early, alpha schedule": dict(schedule="alpha"),
+    "window [0, 1], alpha schedule": dict(schedule="alpha", t_window=(0.0, 1.0)),
+    "window [0, 1], alpha schedule, scale 0.2": dict(schedule="alpha", t_window=(0.0, 1.0), scale=0.2),
 }
 MEASURES = ["cell_frac", "cyto_blue", "nc_ratio", "n_lobes", "ok"]
 

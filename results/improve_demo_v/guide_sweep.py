@@ -63,6 +63,23 @@ SETTINGS = {
     "window [0, 0.3], scale 0.3": dict(t_window=(0.0, 0.3), scale=0.3),
     # session 16: the guide's net without colour jitter (expert_confusion.py: the failing samples' cytoplasm colour is wrong)
     "window [0, 0.5], net without colour jitter": dict(t_window=(0.0, 0.5), net="no_jitter"),
+    # session 17: a net trained on the baseline denoiser's own (unconditional) x̂₀ of noised real images
+    "window [0, 0.3], scale 0.3, denoiser-x0 net": dict(t_window=(0.0, 0.3), scale=0.3, net="denoiser"),
+    "denoiser-x0 net (window [0, 0.8])": dict(net="denoiser"),
+    "window [0.5, 1], denoiser-x0 net": dict(t_window=(0.5, 1.0), net="denoiser"),
+    "window [0, 1], scale 0.3, denoiser-x0 net": dict(t_window=(0.0, 1.0), scale=0.3, net="denoiser"),
+    # session 17: the sigma schedule with eps-normalised gradients moves x̂₀ by scale·(1-ᾱ)/√ᾱ per step (0.3 RMS at
+    # t/T = 0.8, scale 0.1); the alpha schedule moves it by scale·√(1-ᾱ) (bounded): is the early harm a step size?
+    "alpha schedule, window [0, 1], scale 0.03": dict(schedule="alpha", t_window=(0.0, 1.0), scale=0.03),
+    "alpha schedule, window [0, 1], scale 0.1": dict(schedule="alpha", t_window=(0.0, 1.0), scale=0.1),
+    "alpha schedule, window [0.5, 1], scale 0.1": dict(schedule="alpha", t_window=(0.5, 1.0), scale=0.1),
+    "alpha schedule, window [0, 1], scale 0.2": dict(schedule="alpha", t_window=(0.0, 1.0), scale=0.2),
+    "alpha schedule, window [0, 1], scale 0.3": dict(schedule="alpha", t_window=(0.0, 1.0), scale=0.3),
+    "alpha schedule, window [0, 1], scale 0.1, denoiser-x0 net": dict(schedule="alpha", t_window=(0.0, 1.0), net="denoiser"),
+    "alpha schedule, window [0.3, 0.8], scale 0.2": dict(schedule="alpha", t_window=(0.3, 0.8), scale=0.2),
+    # session 17 (size_sensitivity_noisy.py): at t/T >= 0.6 the net prefers larger lymphocytes; a net trained without blur
+    "alpha schedule, window [0, 1], scale 0.1, no-blur net": dict(schedule="alpha", t_window=(0.0, 1.0), net="no_blur"),
+    "alpha schedule, window [0, 1], scale 0.2, no-blur net": dict(schedule="alpha", t_window=(0.0, 1.0), scale=0.2, net="no_blur"),
 }
 if set(ONLY) - set(SETTINGS): sys.exit(f"unknown settings {sorted(set(ONLY) - set(SETTINGS))}; known: {list(SETTINGS)}")
 rows = pd.read_csv(dest).to_dict("records") if dest.exists() else []   # rows already written are kept, not re-sampled
