@@ -9,6 +9,10 @@ of the guide setting alone. Selection seeds (0-2, where B was picked) and held-o
     python results/improve_demo_v/compare_windows.py results/improve_demo_v/alpha_schedule/compare.csv \\
         outputs/improve_demo_v1500_w03s03:outputs/improve_demo_v1500_alpha \\
         outputs/improve_demo_v1500_s345_w03s03:outputs/improve_demo_v1500_s345_alpha
+    # session 17: the same alpha guide with a PrototypeNet trained without NoiseAug's blur (run_window.sh with PROTO=prototypes_noblur)
+    python results/improve_demo_v/compare_windows.py results/improve_demo_v/alpha_schedule/noblur_compare.csv \\
+        outputs/improve_demo_v1500_alpha:outputs/improve_demo_v1500_alpha_noblur \\
+        outputs/improve_demo_v1500_s345_alpha:outputs/improve_demo_v1500_s345_alpha_noblur
 
 Each argument after the destination is A_RUN:B_RUN, two folders of main-job runs (seed<S>/metrics.json) at the same seeds.
 """
@@ -25,7 +29,8 @@ METRICS = ["expert_balanced_accuracy", "oracle_pass_rate", "fid", "precision", "
 
 def setting(m: dict) -> str:
     p = m["params"]
-    return f"window {p['guide_window']}, scale {p['guide_scale']}, {p.get('guide_schedule', 'sigma')} schedule"
+    net = Path(p["proto_checkpoint"]).name if p.get("proto_checkpoint") else "prototypes"
+    return f"window {p['guide_window']}, scale {p['guide_scale']}, {p.get('guide_schedule', 'sigma')} schedule, net {net}"
 
 
 def main(dest, *pairs):

@@ -8,7 +8,10 @@ and t/T: the distance to the lymphocyte prototype of each version, the share of 
     python results/improve_demo_v/size_sensitivity_noisy.py outputs/improve_demo_v1500 results/improve_demo_v/size_sensitivity_noisy.csv
     python results/improve_demo_v/size_sensitivity_noisy.py outputs/improve_demo_v1500 results/improve_demo_v/size_sensitivity_noisy_noblur.csv prototypes_noblur
 
-The optional third argument names another PrototypeNet folder under each seed (`demo_guides.NETS`; train it first).
+The optional third argument names another PrototypeNet folder under each seed (`demo_guides.NETS`; train it first),
+the fourth the CFG scale of the x̂₀ (default 3, the sampler's):
+
+    python results/improve_demo_v/size_sensitivity_noisy.py outputs/improve_demo_v1500 results/improve_demo_v/size_sensitivity_noisy_cfg1.csv prototypes 1
 """
 import sys
 from pathlib import Path
@@ -26,7 +29,7 @@ from size_sensitivity import zoom  # this folder
 T_FRACS = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9)
 
 
-def main(run, dest, net_dir="prototypes"):
+def main(run, dest, net_dir="prototypes", cfg="3.0"):
     torch.set_num_threads(2)
     val = load_dataset("demo", image_size=32, split="val", n_per_class=75)
     lym = DEMO_CLASSES.index("lymphocyte")
@@ -36,7 +39,7 @@ def main(run, dest, net_dir="prototypes"):
     for seed_dir in sorted(Path(run).glob("seed*/")):
         pipe = DenoiserPipeline.from_pretrained(seed_dir / "baseline" / "pipeline", device="cpu")
         guide = PrototypeGuide(PrototypeNet.from_pretrained(seed_dir / net_dir).eval())   # its `distance` is what the guide descends
-        fn = make_model_fn(pipe.sampling_model().eval(), pipe.prediction_type, pipe.noise_schedule, cfg_scale=3.0)
+        fn = make_model_fn(pipe.sampling_model().eval(), pipe.prediction_type, pipe.noise_schedule, cfg_scale=float(cfg))
         ac = pipe.noise_schedule.alphas_cumprod
         g = torch.Generator().manual_seed(int(seed_dir.name[4:]))
         noise = torch.randn(x.shape, generator=g)
@@ -63,4 +66,4 @@ def main(run, dest, net_dir="prototypes"):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:4])
+    main(*sys.argv[1:5])
