@@ -3,7 +3,8 @@ another, with the ablation's sampling call (32 per class, DDIM-25, CFG 3, genera
 and the extra PrototypeNets some settings guide with (the main job's recipe with one change, trained once per seed).
 
 A setting is None (unguided) or a dict of `PrototypeGuide` arguments over `base`, plus an optional `net` naming an
-entry of `NETS`; the ablation's own `<seed>/prototypes` net is used otherwise.
+entry of `NETS` (the ablation's own `<seed>/prototypes` net is used otherwise), an optional `cfg` (CFG scale, 3 by
+default) and `unguided=True` for an unguided row at another `cfg`.
 """
 import time
 from pathlib import Path
@@ -56,12 +57,15 @@ def guided_runs(run, settings: dict, base: dict, skip=lambda s, name: False):
         net = PrototypeNet.from_pretrained(seed_dir / "prototypes").eval()
         for name, kw in settings.items():
             if skip(s, name): continue
-            guides = []
+            guides, cfg = [], 3.0
             if kw is not None:
                 kw = dict(kw)
+                cfg = kw.pop("cfg", 3.0)   # session 17: a setting may change the CFG scale (the ablation's is 3)
+                if kw.pop("unguided", False): kw = None
+            if kw is not None:
                 g_net = extra_net(seed_dir, s, kw.pop("net")) if "net" in kw else net
                 guides = [PrototypeGuide(g_net, mode="cheap", n_classes=len(pipe.classes), **{**base, **kw})]
             t0 = time.time()
-            imgs, labels = pipe(n_per_class=32, num_inference_steps=25, sampler="ddim", cfg_scale=3.0, guides=guides,
+            imgs, labels = pipe(n_per_class=32, num_inference_steps=25, sampler="ddim", cfg_scale=cfg, guides=guides,
                                 generator=torch.Generator().manual_seed(s), device="cpu")
             yield s, name, imgs, labels, net, time.time() - t0

@@ -80,6 +80,10 @@ SETTINGS = {
     # session 17 (size_sensitivity_noisy.py): at t/T >= 0.6 the net prefers larger lymphocytes; a net trained without blur
     "alpha schedule, window [0, 1], scale 0.1, no-blur net": dict(schedule="alpha", t_window=(0.0, 1.0), net="no_blur"),
     "alpha schedule, window [0, 1], scale 0.2, no-blur net": dict(schedule="alpha", t_window=(0.0, 1.0), scale=0.2, net="no_blur"),
+    # session 17 (size_sensitivity_noisy.py with CFG 1): without CFG the x̂₀ of real lymphocytes keeps their size at high noise
+    "unguided, CFG 1.5": dict(unguided=True, cfg=1.5),
+    "unguided, CFG 2": dict(unguided=True, cfg=2.0),
+    "alpha schedule, window [0, 1], scale 0.1, CFG 1.5": dict(schedule="alpha", t_window=(0.0, 1.0), cfg=1.5),
 }
 if set(ONLY) - set(SETTINGS): sys.exit(f"unknown settings {sorted(set(ONLY) - set(SETTINGS))}; known: {list(SETTINGS)}")
 rows = pd.read_csv(dest).to_dict("records") if dest.exists() else []   # rows already written are kept, not re-sampled

@@ -8,6 +8,7 @@
 # Session 17, the alpha schedule: WINDOW="[0.0, 1.0]" SCALE=0.1 SCHEDULE=alpha OUT=outputs/improve_demo_v1500_alpha SEEDS=0 bash ...
 #   (and SRC=outputs/improve_demo_v1500_s345 OUT=outputs/improve_demo_v1500_s345_alpha SEEDS=3 ...: results/improve_demo_v/alpha_schedule)
 # PROTO=prototypes_noblur guides with another PrototypeNet under each seed's folder (demo_guides.NETS; train it first)
+# CFG=1.5 samples every variant at another classifier-free guidance scale (3 by default, the ablation's)
 set -euo pipefail
 SRC=${SRC:-outputs/improve_demo_v1500}
 OUT=${OUT:-outputs/improve_demo_v1500_w05}
@@ -16,6 +17,6 @@ for s in ${SEEDS:-0 1 2}; do
   [ -f "$OUT/seed$s/metrics.json" ] && continue
   papermill nbs/05_generate.ipynb "$OUT/seed$s.ipynb" -p torch_threads 1 -p train_steps 1500 -p n_per_class 32 -p explorer False \
     -p checkpoint "$SRC/seed$s/baseline/pipeline" -p improve_checkpoint "$SRC/seed$s/improve/pipeline" \
-    -p proto_checkpoint "$SRC/seed$s/${PROTO:-prototypes}" -y "{\"guide_window\": ${WINDOW:-[0.0, 0.5]}}" -p guide_scale "${SCALE:-0.1}" -p guide_schedule "${SCHEDULE:-sigma}" \
+    -p proto_checkpoint "$SRC/seed$s/${PROTO:-prototypes}" -y "{\"guide_window\": ${WINDOW:-[0.0, 0.5]}}" -p guide_scale "${SCALE:-0.1}" -p guide_schedule "${SCHEDULE:-sigma}" -p cfg_scale "${CFG:-3.0}" \
     -p seed "$s" -p out_dir "$OUT/seed$s"
 done
