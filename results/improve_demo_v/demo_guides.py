@@ -49,6 +49,9 @@ def extra_net(seed_dir: Path, s: int, name: str) -> PrototypeNet:
     return PrototypeNet.from_pretrained(d).eval()
 
 
+CFG = 3.0   # the ablation's classifier-free guidance scale; a setting's `cfg` replaces it
+
+
 def guided_runs(run, settings: dict, base: dict, skip=lambda s, name: False):
     "Yield (seed, setting name, images, labels, the seed's ablation PrototypeNet, sampling seconds) per seed and setting."
     for seed_dir in sorted(Path(run).glob("seed*/")):
@@ -57,10 +60,10 @@ def guided_runs(run, settings: dict, base: dict, skip=lambda s, name: False):
         net = PrototypeNet.from_pretrained(seed_dir / "prototypes").eval()
         for name, kw in settings.items():
             if skip(s, name): continue
-            guides, cfg = [], 3.0
+            guides, cfg = [], CFG
             if kw is not None:
                 kw = dict(kw)
-                cfg = kw.pop("cfg", 3.0)   # session 17: a setting may change the CFG scale (the ablation's is 3)
+                cfg = kw.pop("cfg", CFG)   # session 17: a setting may change the CFG scale
                 if kw.pop("unguided", False): kw = None
             if kw is not None:
                 g_net = extra_net(seed_dir, s, kw.pop("net")) if "net" in kw else net
