@@ -36,7 +36,7 @@ DATA = "../shared/data/pbc_blood/pbc_28.npz"
 GUIDE = dict(scale=0.1, t_window=(0.0, 1.0), mode="cheap", schedule="alpha", objective="distance", views="d4", n_views=8)
 # set name -> (denoiser, CFG scale, guide scale or 0). "_guide" is the main job's scale (0.1); "_guide0.03" etc. the scale follow-up
 SETS = {f"{d}_cfg{c:g}{'' if not g else '_guide' if g == GUIDE['scale'] else f'_guide{g:g}'}": (d, c, g)
-        for d in ("baseline", "improve") for c in (1.0, 1.5, 2.0, 3.0) for g in (0, 0.1, 0.03, 0.01)}
+        for d in ("baseline", "improve") for c in (1.0, 1.5, 2.0, 3.0) for g in (0, 0.1, 0.03, 0.02, 0.01, 0.005)}
 N_PER_CLASS, STEPS_SAMPLER = 48, 25
 
 
