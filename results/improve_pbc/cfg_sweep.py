@@ -1,6 +1,7 @@
 """Session 18: is the PBC plausibility gap, like the demo's, made by classifier-free guidance at scale 3? A CFG sweep of
 the unguided baseline, and PrototypeGuide judged against the best-CFG baseline, on a PBC denoiser trained with the main
-job's CURRENT defaults (v-prediction; alpha-schedule guide on t/T in [0, 1], scale 0.1, d4 views). One training seed.
+job's CURRENT defaults (v-prediction; alpha-schedule guide on t/T in [0, 1], scale 0.1, d4 views), then lighter guide
+scales (0.03 ... 0.005) at low CFG. One training seed.
 
 Stages (each resumable: a killed stage continues where it stopped; finished outputs are never recomputed):
 
@@ -21,8 +22,8 @@ jitter, 8 epochs, seed 1234 (the main job's seed + 1234), never used for guidanc
 on the penultimate features of a resnet10t domain classifier (4 epochs, seed 0) trained on the real training split.
 
 Sets: DDIM-25, 48 per class (384 images), generator seed 0 for every set (--seed s for a replicate, saved as <set>_s<s>),
-so all sets of one denoiser and seed share their initial noise. Intervals are bootstrap intervals over the generated images (one training seed, one sampling seed):
-they do not cover training variance.
+so all sets of one sampling seed share their initial noise. Intervals are bootstrap intervals over the generated images:
+they do not cover training variance (one training seed).
 """
 import argparse, json, platform, shutil, sys, time
 from pathlib import Path
@@ -124,14 +125,14 @@ def sample(a):
     from improve_nb.guidance import PrototypeGuide
     from improve_nb.prototypes import PrototypeNet
     (OUT / "sets").mkdir(parents=True, exist_ok=True)
+    net = PrototypeNet.from_pretrained(OUT / "prototypes").eval()
     for name in a.sets:
         if name not in SETS: sys.exit(f"unknown set {name!r}; known: {list(SETS)}")
         f = OUT / "sets" / f"{name}{f'_s{a.seed}' if a.seed else ''}.npz"
         if f.exists(): continue
         den, cfg, guided = SETS[name]
         pipe = DenoiserPipeline.from_pretrained(OUT / den / "pipeline", device="cpu")
-        guides = [PrototypeGuide(PrototypeNet.from_pretrained(OUT / "prototypes").eval(), n_classes=len(pipe.classes),
-                                 **{**GUIDE, "scale": guided})] if guided else []
+        guides = [PrototypeGuide(net, n_classes=len(pipe.classes), **{**GUIDE, "scale": guided})] if guided else []
         t = time.time()
         imgs, labels = pipe(n_per_class=N_PER_CLASS, num_inference_steps=STEPS_SAMPLER, sampler="ddim", cfg_scale=cfg, guides=guides,
                             generator=torch.Generator().manual_seed(a.seed), device="cpu")
@@ -175,7 +176,8 @@ def figure(a):
     for i, (ax, n) in enumerate(zip(axs, names)):
         z = np.load(OUT / "sets" / f"{n}.npz")
         show_grid(sample_grid(z["images"], z["labels"], classes, per_class=6)[None], ax=ax, title=n)
-        ax.set_yticks([2 + 34 * j + 17 for j in range(len(classes))] if i == 0 else [])
+        h = z["images"].shape[1] + 2   # image plus sample_grid's padding
+        ax.set_yticks([2 + h * j + h / 2 for j in range(len(classes))] if i == 0 else [])
         if i == 0: ax.set_yticklabels([c.split(" (")[0] for c in classes], fontsize=8)
     fig.tight_layout(); dest = Path(a.dest); dest.mkdir(parents=True, exist_ok=True)
     fig.savefig(dest / "samples.png", dpi=110); print(dest / "samples.png")
@@ -210,7 +212,7 @@ def summarize(df, secs, dest):
                 r["reference"] = ref
                 r["gap_closed"] = (r["expert_balanced_accuracy"] - b) / (ceiling - b) if ceiling > b else float("nan")
                 r["fid_ratio"] = r["fid"] / float(get(ref, "fid").value.iloc[0])
-            r["sample_s"] = round(secs.get(name, float("nan")), 1)
+            r["sample_s"] = round(secs[name], 1)
         out.append(r)
     s = pd.DataFrame(out)
     s.insert(1, "ceiling_balanced_accuracy", ceiling)
