@@ -41,7 +41,8 @@ def test_writes_metrics_for_every_variant(tiny_run):
     assert m["params"]["dataset"] == "demo" and m["params"]["train_steps"] == 12
     assert m["params"]["guide_objective"] == "distance"                 # the default, recorded
     assert m["params"]["prediction_type"] == "v_prediction"             # the main job's default target (bench/RESULTS.md, run 6)
-    assert m["params"]["guide_window"] == [0.0, 1.0] and m["params"]["guide_scale"] == 0.1 and m["params"]["guide_schedule"] == "alpha"   # ... and guide (results/improve_demo_v)
+    assert m["params"]["guide_window"] == [0.0, 1.0] and m["params"]["guide_scale"] == 0.01 and m["params"]["guide_schedule"] == "alpha"   # ... and guide (results/improve_demo_v)
+    assert m["params"]["cfg_scale"] == 1.0                              # session 19's light guide at CFG 1 (results/improve_pbc, "CFG sweep")
     assert m["params"]["guide_views"] == "d4" and m["params"]["guide_n_views"] == 2
     assert m["params"]["proto_align"] == 0.005 and m["params"]["proto_cond"] is False   # the defaults: an aligned IMPROVE denoiser ...
     assert m["prototype_alignment"]["steps_logged"] == 6                # ... in the second half of its 12 steps (proto_align_start 0.5)
@@ -83,7 +84,7 @@ def test_saves_reloadable_models(tiny_run, tmp_path):
     assert (tiny_run / "baseline" / "pipeline").exists() and (tiny_run / "improve" / "pipeline").exists()
     out = run(tmp_path, checkpoint=str(tiny_run / "baseline" / "pipeline"),
               improve_checkpoint=str(tiny_run / "improve" / "pipeline"),
-              proto_checkpoint=str(tiny_run / "prototypes"), train_steps=1)
+              proto_checkpoint=str(tiny_run / "prototypes"), train_steps=1, explorer=True)   # the ipywidgets explorer's cell runs too
     m = json.loads((out / "metrics.json").read_text())
     assert m["baseline_source"] == str(tiny_run / "baseline" / "pipeline")
     for name in ("baseline", "improve"):                # both denoisers trained with the same, v target

@@ -1,7 +1,7 @@
 """Session 18: is the PBC plausibility gap, like the demo's, made by classifier-free guidance at scale 3? A CFG sweep of
 the unguided baseline, and PrototypeGuide judged against the best-CFG baseline, on a PBC denoiser trained with the main
 job's CURRENT defaults (v-prediction; alpha-schedule guide on t/T in [0, 1], scale 0.1, d4 views), then lighter guide
-scales (0.03 ... 0.005) at low CFG. One training seed.
+scales (0.03 ... 0.005) at low CFG. Session 19: the deciding rows at training seeds 1 and 2 (--train-seed; `combine`).
 
 Stages (each resumable: a killed stage continues where it stopped; finished outputs are never recomputed):
 
@@ -12,9 +12,14 @@ Stages (each resumable: a killed stage continues where it stopped; finished outp
     python results/improve_pbc/cfg_sweep.py evaluate --threads 2    # evaluation.csv, summary.csv
     python results/improve_pbc/cfg_sweep.py figure                  # samples.png
 
+Training seed k > 0 (--train-seed k; every stage takes it): its baseline and IMPROVE denoisers and its PrototypeNet go to
+train_seed<k>/ and its sets to sets/<set>_t<k>.npz; the judge (expert, extractor) is shared (`nets --skip-judge` trains
+only the PrototypeNet). `evaluate --dest .../cfg_sweep/train_seeds` scores every set present; `combine` joins those rows
+with session 18's training-seed-0 rows of summary.csv into train_seeds/combined.csv and combined_summary.csv.
+
 The recipe is `run.sh`'s (the sessions 2-9 ablation) with the main job's current defaults: PBC `pbc_28.npz` (own 70/10/20
 split, 8 classes) at 32 px, `small` (1.8 M-parameter) denoiser, --steps optimiser steps at batch 64, lr 2e-3 (cosine),
-p_uncond 0.1, EMA 0.999 with warm-up, v-prediction, seed 0. `align` is the main job's IMPROVE denoiser exactly: the same
+p_uncond 0.1, EMA 0.999 with warm-up, v-prediction, seed 0 (--train-seed). `align` is the main job's IMPROVE denoiser exactly: the same
 initial weights and batches, plain for the first half (so it resumes from the baseline's mid-run checkpoint, which is
 bit-identical to training it again), then PrototypeAlignCallback 0.005 on t/T in [0, 0.5]. PrototypeNet: resnet10t,
 dim 64, x̂0 noise augmentation, colour jitter, 6 epochs (run.sh's proto_epochs). Judge: resnet18 expert, colour
@@ -23,9 +28,9 @@ on the penultimate features of a resnet10t domain classifier (4 epochs, seed 0) 
 
 Sets: DDIM-25, 48 per class (384 images), generator seed 0 for every set (--seed s for a replicate, saved as <set>_s<s>),
 so all sets of one sampling seed share their initial noise. Intervals are bootstrap intervals over the generated images:
-they do not cover training variance (one training seed).
+they do not cover training variance (`combine`'s t-intervals over training seeds do).
 """
-import argparse, json, platform, shutil, sys, time
+import argparse, json, platform, re, shutil, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -50,20 +55,26 @@ def machine():
     return f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
 
 
-def fit(name, steps, cbs=(), model=None):
+def run_dir(train_seed):
+    "Training seed 0 keeps session 18's layout; seed k > 0 (session 19's replicates) lives in train_seed<k>/."
+    return OUT if train_seed == 0 else OUT / f"train_seed{train_seed}"
+
+
+def fit(name, steps, train_seed=0, cbs=(), model=None):
     from improve_nb.diffusion import train_denoiser
     t = time.time()
-    pipe = train_denoiser(load("train"), preset="small", steps=steps, bs=64, lr=2e-3, p_uncond=0.1, seed=0, ema_decay=0.999,
-                          ema_warmup=True, prediction_type="v_prediction", device="cpu", out_dir=OUT / name, model=model,
+    pipe = train_denoiser(load("train"), preset="small", steps=steps, bs=64, lr=2e-3, p_uncond=0.1, seed=train_seed, ema_decay=0.999,
+                          ema_warmup=True, prediction_type="v_prediction", device="cpu", out_dir=run_dir(train_seed) / name, model=model,
                           progress=False, ckpt_every=100, resume=True, keep_checkpoints=100, cbs=cbs)
     return pipe, time.time() - t
 
 
 def train(a):
-    if (OUT / "baseline" / "pipeline" / "pipeline.json").exists(): return print("baseline: done")
-    pipe, sec = fit("baseline", a.steps)
-    (OUT / "logs").mkdir(parents=True, exist_ok=True)
-    (OUT / "logs" / "baseline_train.json").write_text(json.dumps(dict(command="python " + " ".join(sys.argv), wall_s=round(sec, 1),
+    R = run_dir(a.train_seed)
+    if (R / "baseline" / "pipeline" / "pipeline.json").exists(): return print("baseline: done")
+    pipe, sec = fit("baseline", a.steps, a.train_seed)
+    (R / "logs").mkdir(parents=True, exist_ok=True)
+    (R / "logs" / "baseline_train.json").write_text(json.dumps(dict(command="python " + " ".join(sys.argv), wall_s=round(sec, 1),
         resumed_from_step=pipe.info["resumed_from_step"], steps=a.steps, machine=machine()), indent=1))
 
 
@@ -72,17 +83,18 @@ def nets(a):
     from improve_nb.prototypes import train_prototype_net
     from safetensors.torch import save_file
     train_ds, val_ds = load("train"), load("val")
-    log = OUT / "logs"; log.mkdir(parents=True, exist_ok=True)
-    if not (OUT / "prototypes" / "config.json").exists():
+    R = run_dir(a.train_seed)   # the PrototypeNet is part of the method: one per training seed; the judge is shared
+    log = R / "logs"; log.mkdir(parents=True, exist_ok=True)
+    if not (R / "prototypes" / "config.json").exists():
         t = time.time()
         net, rep = train_prototype_net(train_ds, val_ds, backbone="resnet10t", dim=64, k=1, noise_aug="x0hat", color_jitter=True,
-                                       epochs=6, bs=64, seed=0, device="cpu")
-        net.save_pretrained(OUT / "prototypes")
+                                       epochs=6, bs=64, seed=a.train_seed, device="cpu")
+        net.save_pretrained(R / "prototypes")
         (log / "prototypes.json").write_text(json.dumps({**{k: v for k, v in rep.items() if isinstance(v, (int, float, str))},
                                                          "wall_s": round(time.time() - t, 1), "machine": machine()}, indent=1))
     for name, fn in (("expert", lambda: train_expert(train_ds, arch="resnet18", seed=1234, epochs=8, device="cpu")),
                      ("extractor", lambda: train_classifier(train_ds, arch="resnet10t", epochs=4, seed=0, device="cpu"))):
-        if (OUT / name / "model.safetensors").exists(): continue
+        if a.skip_judge or (OUT / name / "model.safetensors").exists(): continue
         t = time.time()
         learn = fn()
         (OUT / name).mkdir(parents=True, exist_ok=True)
@@ -103,20 +115,24 @@ def align(a):
     from improve_nb.diffusion import ClassConditionalUNet
     from improve_nb.guidance import PrototypeAlignCallback, PrototypeGuide
     from improve_nb.prototypes import PrototypeNet
-    if (OUT / "improve" / "pipeline" / "pipeline.json").exists(): return print("improve: done")
+    R = run_dir(a.train_seed)
+    if (R / "improve" / "pipeline" / "pipeline.json").exists(): return print("improve: done")
     half = a.steps // 2
-    src, dst = OUT / "baseline" / "checkpoints" / f"checkpoint-{half:08d}", OUT / "improve" / "checkpoints"
+    src, dst = R / "baseline" / "checkpoints" / f"checkpoint-{half:08d}", R / "improve" / "checkpoints"
     if not any(dst.glob("checkpoint-*")):
         while not (src / "state.json").exists():
             print(f"waiting for {src}", flush=True); time.sleep(60)
         time.sleep(5)
         dst.mkdir(parents=True, exist_ok=True); shutil.copytree(src, dst / src.name)
-    net = PrototypeNet.from_pretrained(OUT / "prototypes").eval()
+    while not (R / "prototypes" / "config.json").exists():
+        print(f"waiting for {R / 'prototypes'}", flush=True); time.sleep(60)
+    net = PrototypeNet.from_pretrained(R / "prototypes").eval()
     cb = PrototypeAlignCallback(PrototypeGuide(net, objective="softmax", n_classes=8), weight=0.005, t_window=(0.0, 0.5), start_step=half)
-    torch.manual_seed(0)
+    torch.manual_seed(a.train_seed)
     model = ClassConditionalUNet(classes=load("train").classes, image_size=32, channels=3, preset="small")
-    pipe, sec = fit("improve", a.steps, [cb], model)
-    (OUT / "logs" / "improve_train.json").write_text(json.dumps(dict(command="python " + " ".join(sys.argv), wall_s=round(sec, 1),
+    pipe, sec = fit("improve", a.steps, a.train_seed, [cb], model)
+    (R / "logs").mkdir(parents=True, exist_ok=True)
+    (R / "logs" / "improve_train.json").write_text(json.dumps(dict(command="python " + " ".join(sys.argv), wall_s=round(sec, 1),
         resumed_from_step=pipe.info["resumed_from_step"], steps=a.steps, machine=machine(), align=cb.summary(50)), indent=1, default=str))
 
 
@@ -125,13 +141,16 @@ def sample(a):
     from improve_nb.guidance import PrototypeGuide
     from improve_nb.prototypes import PrototypeNet
     (OUT / "sets").mkdir(parents=True, exist_ok=True)
-    net = PrototypeNet.from_pretrained(OUT / "prototypes").eval()
+    R = run_dir(a.train_seed)
+    net = PrototypeNet.from_pretrained(R / "prototypes").eval()
     for name in a.sets:
         if name not in SETS: sys.exit(f"unknown set {name!r}; known: {list(SETS)}")
-        f = OUT / "sets" / f"{name}{f'_s{a.seed}' if a.seed else ''}.npz"
+        f = OUT / "sets" / f"{set_stem(name, a.train_seed, a.seed)}.npz"
         if f.exists(): continue
         den, cfg, guided = SETS[name]
-        pipe = DenoiserPipeline.from_pretrained(OUT / den / "pipeline", device="cpu")
+        while not (R / den / "pipeline" / "pipeline.json").exists():   # a lane may start while the other denoiser still trains
+            print(f"waiting for {R / den / 'pipeline'}", flush=True); time.sleep(60)
+        pipe = DenoiserPipeline.from_pretrained(R / den / "pipeline", device="cpu")
         guides = [PrototypeGuide(net, n_classes=len(pipe.classes), **{**GUIDE, "scale": guided})] if guided else []
         t = time.time()
         imgs, labels = pipe(n_per_class=N_PER_CLASS, num_inference_steps=STEPS_SAMPLER, sampler="ddim", cfg_scale=cfg, guides=guides,
@@ -150,14 +169,20 @@ def evaluate_sets(a):
     sets = {"real (val)": (val_ds.images, val_ds.labels)}
     secs = {}
     done = [f for f in OUT.glob("sets/*.npz") if not f.stem.endswith(".tmp")]   # a lane still writing leaves a .tmp.npz
-    for f in sorted(done, key=lambda f: (split_name(f.stem)[1], list(SETS).index(split_name(f.stem)[0]))):
+    key = lambda f: (lambda b, t, s: (t, s, list(SETS).index(b)))(*split_name(f.stem))
+    for f in sorted(done, key=key):
         z = np.load(f); sets[f.stem] = (z["images"], z["labels"]); secs[f.stem] = float(z["seconds"])
     ext = get_extractor("classifier", model=load_timm("extractor"), in_chans=3, device="cpu")
     df = evaluate(test_ds, sets, train=train_ds, expert=load_timm("expert"), extractor=ext, per_class=True, k=5, seed=0, device="cpu",
                   kid_subset_size=384)
-    net = PrototypeNet.from_pretrained(OUT / "prototypes").eval()
-    rows = [dict(set=n, metric="prototype_distance", **{"class": "all"}, value=float(mean_prototype_distance(net, x, y).mean()),
-                 n=len(y), n_ref=len(test_ds)) for n, (x, y) in sets.items()]
+    # prototype distance under each set's own training seed's PrototypeNet (distances of different nets are not comparable);
+    # the real images get one row per net, named 'real (val) [net t<k>]'
+    nets = {t: PrototypeNet.from_pretrained(run_dir(t) / "prototypes").eval() for t in sorted({split_name(n)[1] for n in secs})}
+    dist = lambda net, x, y: float(mean_prototype_distance(net, x, y).mean())
+    rows = [dict(set=n, metric="prototype_distance", **{"class": "all"}, value=dist(nets[split_name(n)[1]], x, y), n=len(y),
+                 n_ref=len(test_ds)) for n, (x, y) in sets.items() if n in secs]
+    rows += [dict(set=f"real (val) [net t{t}]", metric="prototype_distance", **{"class": "all"}, value=dist(net, *sets["real (val)"]),
+                  n=len(val_ds), n_ref=len(test_ds)) for t, net in nets.items()]
     df = pd.concat([df, pd.DataFrame(rows)], ignore_index=True)
     dest = Path(a.dest); dest.mkdir(parents=True, exist_ok=True)
     save_results(df, dest / "evaluation.csv")
@@ -183,10 +208,15 @@ def figure(a):
     fig.savefig(dest / "samples.png", dpi=110); print(dest / "samples.png")
 
 
+def set_stem(name, train_seed=0, seed=0):
+    "File stem of set `name` sampled from training seed `train_seed`'s denoisers with sampling seed `seed`; seed 0 has no suffix."
+    return f"{name}{f'_t{train_seed}' if train_seed else ''}{f'_s{seed}' if seed else ''}"
+
+
 def split_name(stem):
-    "'improve_cfg1_guide0.01_s1' -> ('improve_cfg1_guide0.01', 1); sampling seed 0 has no suffix."
-    base, _, seed = stem.rpartition("_s")
-    return (base, int(seed)) if base in SETS and seed.isdigit() else (stem, 0)
+    "Inverse of `set_stem`: 'improve_cfg1_guide0.01_t2_s1' -> ('improve_cfg1_guide0.01', 2, 1); names that are not sets -> (stem, 0, 0)."
+    m = re.fullmatch(r"(.+?)(?:_t(\d+))?(?:_s(\d+))?", stem)
+    return (m[1], int(m[2] or 0), int(m[3] or 0)) if m and m[1] in SETS else (stem, 0, 0)
 
 
 def summarize(df, secs, dest):
@@ -203,10 +233,10 @@ def summarize(df, secs, dest):
         q = get(name, "expert_balanced_accuracy")
         if len(q): r["bacc_ci_low"], r["bacc_ci_high"] = float(q.ci_low.iloc[0]), float(q.ci_high.iloc[0])
         if name in secs:
-            base, seed = split_name(name)
+            base, tseed, seed = split_name(name)
             den, cfg, guided = SETS[base]
-            r["sampling_seed"] = seed
-            ref = f"baseline_cfg{cfg:g}{f'_s{seed}' if seed else ''}"
+            r["train_seed"], r["sampling_seed"] = tseed, seed
+            ref = set_stem(f"baseline_cfg{cfg:g}", tseed, seed)
             if name != ref and ref in set(allc.set):
                 b = float(get(ref, "expert_balanced_accuracy").value.iloc[0])
                 r["reference"] = ref
@@ -220,14 +250,64 @@ def summarize(df, secs, dest):
     print(s.to_string())
 
 
+DECIDING = ["baseline_cfg1", "baseline_cfg1.5", "baseline_cfg3", "improve_cfg1", "baseline_cfg1_guide0.01", "improve_cfg1_guide0.005",
+            "improve_cfg1_guide0.01", "improve_cfg1_guide0.02"]
+
+
+def combine(a):
+    """Session 19: the deciding rows over training seeds. Training seed 0 from session 18's summary.csv (`--dest`), seeds > 0
+    from `--dest`/train_seeds/summary.csv (the same shared judge: `evaluate --dest .../train_seeds` on the replicate sets);
+    sampling seed 0 only. Writes train_seeds/combined.csv (one row per set and training seed, with the paired contrasts
+    against that seed's CFG-1 and CFG-1.5 baselines) and train_seeds/combined_summary.csv (mean [95 % t-interval] over
+    training seeds)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from summarize_ablation import t_interval
+    dest = Path(a.dest)
+    s = pd.concat([pd.read_csv(dest / "summary.csv"), pd.read_csv(dest / "train_seeds" / "summary.csv")], ignore_index=True)
+    s = s[s.set.map(lambda n: split_name(n)[0] in DECIDING and split_name(n)[2] == 0)].copy()
+    s["base"], s["train_seed"] = s.set.map(lambda n: split_name(n)[0]), s.set.map(lambda n: split_name(n)[1])
+    ceilings = s.ceiling_balanced_accuracy.unique()
+    if len(ceilings) != 1: sys.exit(f"the training seeds were judged by different experts (ceilings {ceilings}): not comparable")
+    ceiling = float(ceilings[0])
+    rows = []
+    for (base, t), r in s.set_index(["base", "train_seed"]).iterrows():
+        ref = lambda b: s[(s.base == b) & (s.train_seed == t)]
+        row = dict(set=base, train_seed=t, expert_balanced_accuracy=r.expert_balanced_accuracy, fid=r.fid, precision=r.precision,
+                   recall=r.recall)
+        for tag, b in (("cfg1", "baseline_cfg1"), ("cfg1.5", "baseline_cfg1.5")):
+            q = ref(b)
+            if base == b or not len(q): continue
+            qb = float(q.expert_balanced_accuracy.iloc[0])
+            row[f"minus_{tag}_baseline"] = r.expert_balanced_accuracy - qb
+            if tag == "cfg1": row["gap_closed_vs_cfg1"] = (r.expert_balanced_accuracy - qb) / (ceiling - qb)
+            row[f"fid_ratio_vs_{tag}"] = r.fid / float(q.fid.iloc[0])
+        rows.append(row)
+    long = pd.DataFrame(rows).sort_values(["set", "train_seed"], key=lambda c: c.map(DECIDING.index) if c.name == "set" else c)
+    long.insert(2, "ceiling_balanced_accuracy", ceiling)
+    (dest / "train_seeds").mkdir(exist_ok=True)
+    long.to_csv(dest / "train_seeds" / "combined.csv", index=False, float_format="%.4f")
+    out = []
+    for name, g in long.groupby("set", sort=False):
+        r = dict(set=name, train_seeds=" ".join(map(str, g.train_seed)))
+        for m in [c for c in long.columns if c not in ("set", "train_seed", "ceiling_balanced_accuracy")]:
+            if g[m].notna().any():
+                r[m], r[f"{m}_lo"], r[f"{m}_hi"] = t_interval(g[m])
+        out.append(r)
+    summ = pd.DataFrame(out)
+    summ.to_csv(dest / "train_seeds" / "combined_summary.csv", index=False, float_format="%.4f")
+    print(summ.to_string())
+
+
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
-    ap.add_argument("stage", choices=["train", "nets", "align", "sample", "evaluate", "figure"])
+    ap.add_argument("stage", choices=["train", "nets", "align", "sample", "evaluate", "figure", "combine"])
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--steps", type=int, default=1800)
     ap.add_argument("--sets", nargs="*", default=[])
     ap.add_argument("--seed", type=int, default=0, help="sampling seed (sets of seed s > 0 are saved as <set>_s<s>)")
+    ap.add_argument("--train-seed", type=int, default=0, help="training seed of the denoisers and PrototypeNet (k > 0: train_seed<k>/, sets <set>_t<k>)")
+    ap.add_argument("--skip-judge", action="store_true", help="nets: train only the PrototypeNet, not the shared expert and extractor")
     ap.add_argument("--dest", default="results/improve_pbc/cfg_sweep")
     a = ap.parse_args()
     if a.threads: torch.set_num_threads(a.threads)
-    dict(train=train, nets=nets, align=align, sample=sample, evaluate=evaluate_sets, figure=figure)[a.stage](a)
+    dict(train=train, nets=nets, align=align, sample=sample, evaluate=evaluate_sets, figure=figure, combine=combine)[a.stage](a)
