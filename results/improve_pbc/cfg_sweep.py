@@ -55,6 +55,17 @@ def machine():
     return f"{platform.machine()}, {torch.get_num_threads()} torch threads, torch {torch.__version__}"
 
 
+def wait_for(path):
+    "Block until `path` exists: a stage may start while the one it needs still runs in another lane."
+    while not Path(path).exists():
+        print(f"waiting for {path}", flush=True); time.sleep(60)
+
+
+def gap_closed(x, baseline, ceiling):
+    "Share of the baseline-to-ceiling gap that score x closes (nan where the baseline is at or above the ceiling)."
+    return (x - baseline) / (ceiling - baseline) if ceiling > baseline else float("nan")
+
+
 def run_dir(train_seed):
     "Training seed 0 keeps session 18's layout; seed k > 0 (session 19's replicates) lives in train_seed<k>/."
     return OUT if train_seed == 0 else OUT / f"train_seed{train_seed}"
@@ -120,12 +131,10 @@ def align(a):
     half = a.steps // 2
     src, dst = R / "baseline" / "checkpoints" / f"checkpoint-{half:08d}", R / "improve" / "checkpoints"
     if not any(dst.glob("checkpoint-*")):
-        while not (src / "state.json").exists():
-            print(f"waiting for {src}", flush=True); time.sleep(60)
+        wait_for(src / "state.json")
         time.sleep(5)
         dst.mkdir(parents=True, exist_ok=True); shutil.copytree(src, dst / src.name)
-    while not (R / "prototypes" / "config.json").exists():
-        print(f"waiting for {R / 'prototypes'}", flush=True); time.sleep(60)
+    wait_for(R / "prototypes" / "config.json")
     net = PrototypeNet.from_pretrained(R / "prototypes").eval()
     cb = PrototypeAlignCallback(PrototypeGuide(net, objective="softmax", n_classes=8), weight=0.005, t_window=(0.0, 0.5), start_step=half)
     torch.manual_seed(a.train_seed)
@@ -143,14 +152,16 @@ def sample(a):
     (OUT / "sets").mkdir(parents=True, exist_ok=True)
     R = run_dir(a.train_seed)
     net = PrototypeNet.from_pretrained(R / "prototypes").eval()
+    pipes = {}   # denoiser name -> pipeline, loaded once per lane
     for name in a.sets:
         if name not in SETS: sys.exit(f"unknown set {name!r}; known: {list(SETS)}")
         f = OUT / "sets" / f"{set_stem(name, a.train_seed, a.seed)}.npz"
         if f.exists(): continue
         den, cfg, guided = SETS[name]
-        while not (R / den / "pipeline" / "pipeline.json").exists():   # a lane may start while the other denoiser still trains
-            print(f"waiting for {R / den / 'pipeline'}", flush=True); time.sleep(60)
-        pipe = DenoiserPipeline.from_pretrained(R / den / "pipeline", device="cpu")
+        if den not in pipes:
+            wait_for(R / den / "pipeline" / "pipeline.json")   # a lane may start while the other denoiser still trains
+            pipes[den] = DenoiserPipeline.from_pretrained(R / den / "pipeline", device="cpu")
+        pipe = pipes[den]
         guides = [PrototypeGuide(net, n_classes=len(pipe.classes), **{**GUIDE, "scale": guided})] if guided else []
         t = time.time()
         imgs, labels = pipe(n_per_class=N_PER_CLASS, num_inference_steps=STEPS_SAMPLER, sampler="ddim", cfg_scale=cfg, guides=guides,
@@ -169,8 +180,7 @@ def evaluate_sets(a):
     sets = {"real (val)": (val_ds.images, val_ds.labels)}
     secs = {}
     done = [f for f in OUT.glob("sets/*.npz") if not f.stem.endswith(".tmp")]   # a lane still writing leaves a .tmp.npz
-    key = lambda f: (lambda b, t, s: (t, s, list(SETS).index(b)))(*split_name(f.stem))
-    for f in sorted(done, key=key):
+    for f in sorted(done, key=lambda f: set_order(f.stem)):
         z = np.load(f); sets[f.stem] = (z["images"], z["labels"]); secs[f.stem] = float(z["seconds"])
     ext = get_extractor("classifier", model=load_timm("extractor"), in_chans=3, device="cpu")
     df = evaluate(test_ds, sets, train=train_ds, expert=load_timm("expert"), extractor=ext, per_class=True, k=5, seed=0, device="cpu",
@@ -219,6 +229,12 @@ def split_name(stem):
     return (m[1], int(m[2] or 0), int(m[3] or 0)) if m and m[1] in SETS else (stem, 0, 0)
 
 
+def set_order(stem):
+    "Sort key of a set file: training seed, sampling seed, then the set's place in SETS."
+    base, train_seed, seed = split_name(stem)
+    return train_seed, seed, list(SETS).index(base)
+
+
 def summarize(df, secs, dest):
     "One row per set: the key metrics and, for each guided or aligned set, the gap closed against the unguided baseline at its CFG."
     allc = df[df["class"] == "all"]
@@ -240,7 +256,7 @@ def summarize(df, secs, dest):
             if name != ref and ref in set(allc.set):
                 b = float(get(ref, "expert_balanced_accuracy").value.iloc[0])
                 r["reference"] = ref
-                r["gap_closed"] = (r["expert_balanced_accuracy"] - b) / (ceiling - b) if ceiling > b else float("nan")
+                r["gap_closed"] = gap_closed(r["expert_balanced_accuracy"], b, ceiling)
                 r["fid_ratio"] = r["fid"] / float(get(ref, "fid").value.iloc[0])
             r["sample_s"] = round(secs[name], 1)
         out.append(r)
@@ -264,8 +280,9 @@ def combine(a):
     from summarize_ablation import t_interval
     dest = Path(a.dest)
     s = pd.concat([pd.read_csv(dest / "summary.csv"), pd.read_csv(dest / "train_seeds" / "summary.csv")], ignore_index=True)
-    s = s[s.set.map(lambda n: split_name(n)[0] in DECIDING and split_name(n)[2] == 0)].copy()
-    s["base"], s["train_seed"] = s.set.map(lambda n: split_name(n)[0]), s.set.map(lambda n: split_name(n)[1])
+    parts = s.set.map(split_name)
+    s["base"], s["train_seed"], s["sampling_seed"] = parts.str[0], parts.str[1], parts.str[2]
+    s = s[s.base.isin(DECIDING) & (s.sampling_seed == 0)]
     ceilings = s.ceiling_balanced_accuracy.unique()
     if len(ceilings) != 1: sys.exit(f"the training seeds were judged by different experts (ceilings {ceilings}): not comparable")
     ceiling = float(ceilings[0])
@@ -279,12 +296,11 @@ def combine(a):
             if base == b or not len(q): continue
             qb = float(q.expert_balanced_accuracy.iloc[0])
             row[f"minus_{tag}_baseline"] = r.expert_balanced_accuracy - qb
-            if tag == "cfg1": row["gap_closed_vs_cfg1"] = (r.expert_balanced_accuracy - qb) / (ceiling - qb)
+            if tag == "cfg1": row["gap_closed_vs_cfg1"] = gap_closed(r.expert_balanced_accuracy, qb, ceiling)
             row[f"fid_ratio_vs_{tag}"] = r.fid / float(q.fid.iloc[0])
         rows.append(row)
     long = pd.DataFrame(rows).sort_values(["set", "train_seed"], key=lambda c: c.map(DECIDING.index) if c.name == "set" else c)
     long.insert(2, "ceiling_balanced_accuracy", ceiling)
-    (dest / "train_seeds").mkdir(exist_ok=True)
     long.to_csv(dest / "train_seeds" / "combined.csv", index=False, float_format="%.4f")
     out = []
     for name, g in long.groupby("set", sort=False):
