@@ -42,9 +42,10 @@ from .data import ImageDataset, Normalize
 # %% auto #0
 __all__ = ['PRESETS', 'SAMPLERS', 'SAMPLE_OUTPUTS', 'unet_kwargs', 'ConfigAttrMixin', 'ClassConditionalUNet',
            'make_noise_schedule', 'make_sampler', 'to_eps', 'to_x0', 'from_eps', 'Guide', 'BrightnessGuide',
-           'make_model_fn', 'sample', 'DiffusionCallback', 'diffusion_loss', 'EMACallback', 'lr_schedule',
-           'StepSchedule', 'LatentDataset', 'StepDL', 'save_checkpoint', 'list_checkpoints', 'load_checkpoint',
-           'CheckpointCallback', 'SampleGridCallback', 'AccelerateTrainer', 'DenoiserPipeline', 'train_denoiser']
+           'make_model_fn', 'sample', 'DiffusionCallback', 'diffusion_loss', 'EMACallback', 'CPUAutocast',
+           'lr_schedule', 'StepSchedule', 'LatentDataset', 'StepDL', 'save_checkpoint', 'list_checkpoints',
+           'load_checkpoint', 'CheckpointCallback', 'SampleGridCallback', 'AccelerateTrainer', 'DenoiserPipeline',
+           'train_denoiser']
 
 # %% ../nbs/02_diffusion.ipynb #5f9bd8a0
 PRESETS: dict[str, dict] = {
@@ -369,6 +370,24 @@ class EMACallback(Callback):
 
     def after_step(self): self.update(self.learn.model)
 
+# %% ../nbs/02_diffusion.ipynb #c9a1f0b2
+class CPUAutocast(Callback):
+    "Mixed precision on the CPU: forward pass and loss under `torch.autocast('cpu', dtype)`; weights, gradients and optimiser stay float32."
+    order = 10                                    # fastai MixedPrecision's: lower-order after_loss callbacks run inside it
+    def __init__(self, dtype: torch.dtype = torch.bfloat16):
+        if dtype is not torch.bfloat16: raise ValueError(f"CPUAutocast supports torch.bfloat16 only (float16 needs loss scaling and CUDA), got {dtype}")
+        self.dtype, self.ctx = dtype, None
+    def before_batch(self):
+        self.ctx = torch.autocast("cpu", dtype=self.dtype); self.ctx.__enter__()
+    def _exit(self):
+        if self.ctx is not None: self.ctx.__exit__(None, None, None); self.ctx = None
+    def after_pred(self): self.learn.pred = self.learn.pred.float()   # the loss (and anything reading pred) sees float32
+    def after_loss(self): self._exit()
+    def after_batch(self): self._exit()           # a batch cancelled before its loss still leaves autocast
+    def after_cancel_batch(self): self._exit()
+    def after_fit(self): self._exit()
+
+
 # %% ../nbs/02_diffusion.ipynb #3d5efe39
 def lr_schedule(kind: str, lr: float, warmup: float = 0.05, div: float = 25.0, final_div: float = 1e3):
     "A fastai schedule `f(pct) -> lr`: 'cosine' (linear warm-up then cosine), 'one_cycle' (fastai's), or 'constant'."
@@ -492,8 +511,8 @@ def _set_rng_states(st: dict, tensors: dict):
     if torch.cuda.is_available() and "cuda" in tensors: torch.cuda.set_rng_state(tensors["cuda"])
 
 def save_checkpoint(ckpt_dir, step: int, model: nn.Module, ema: nn.Module | None, opt, extra: dict | None = None,
-                    keep: int = 2) -> Path:
-    "Write checkpoint `ckpt_dir/checkpoint-<step>` atomically (temp folder + `os.replace`); keep the newest `keep`."
+                    keep: int = 2, protect: Sequence[int] = ()) -> Path:
+    "Write checkpoint `ckpt_dir/checkpoint-<step>` atomically (temp folder + `os.replace`); keep the newest `keep` plus those of the steps in `protect`."
     ckpt_dir = Path(ckpt_dir); ckpt_dir.mkdir(parents=True, exist_ok=True)
     final = ckpt_dir / f"checkpoint-{step:08d}"
     tmp = Path(tempfile.mkdtemp(dir=ckpt_dir, prefix=f".tmp-checkpoint-{step:08d}-"))
@@ -514,7 +533,9 @@ def save_checkpoint(ckpt_dir, step: int, model: nn.Module, ema: nn.Module | None
         os.replace(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise
-    for old in list_checkpoints(ckpt_dir)[:-keep] if keep else []: shutil.rmtree(old, ignore_errors=True)
+    kept = {f"checkpoint-{int(s):08d}" for s in protect}
+    for old in list_checkpoints(ckpt_dir)[:-keep] if keep else []:
+        if old.name not in kept: shutil.rmtree(old, ignore_errors=True)
     return final
 
 def list_checkpoints(ckpt_dir) -> list[Path]:
@@ -539,11 +560,12 @@ def load_checkpoint(path, model: nn.Module, ema: nn.Module | None = None, opt=No
 
 # %% ../nbs/02_diffusion.ipynb #43889f11
 class CheckpointCallback(Callback):
-    "Save a checkpoint every `every` global steps and at the end (rank 0 only)."
+    "Save a checkpoint every `every` global steps, at each step in `milestones` (never pruned) and at the end (rank 0 only)."
     order = 70
     def __init__(self, ckpt_dir, every: int, total_steps: int, start_step: int = 0, keep: int = 2, extra: dict | None = None,
-                 scaler_state: dict | None = None):
+                 scaler_state: dict | None = None, milestones: Sequence[int] = ()):
         self.dir, self.every, self.total, self.start, self.keep = Path(ckpt_dir), every, total_steps, start_step, keep
+        self.milestones = tuple(int(s) for s in milestones)
         self.extra, self.scaler_state, self.saved = dict(extra or {}), scaler_state, []
 
     def before_fit(self):
@@ -552,14 +574,14 @@ class CheckpointCallback(Callback):
     def after_batch(self):
         if not self.training: return
         step = self.start + self.learn.train_iter          # TrainEvalCallback already counted this batch
-        if not ((self.every and step % self.every == 0) or step == self.total): return
+        if not ((self.every and step % self.every == 0) or step == self.total or step in self.milestones): return
         if rank_distrib() != 0: return
         ema = next((cb.ema_model for cb in self.learn.cbs if isinstance(cb, EMACallback)), None)
         n_ema = next((cb.n_updates for cb in self.learn.cbs if isinstance(cb, EMACallback)), 0)
         scaler = getattr(self.learn, "scaler", None)
         extra = dict(self.extra, total_steps=self.total, ema_updates=n_ema,
                      scaler=(scaler.state_dict() if scaler is not None and scaler.is_enabled() else None))
-        self.saved.append(save_checkpoint(self.dir, step, self.learn.model, ema, self.learn.opt, extra, self.keep))
+        self.saved.append(save_checkpoint(self.dir, step, self.learn.model, ema, self.learn.opt, extra, self.keep, self.milestones))
 
 class SampleGridCallback(Callback):
     "Every `every` global steps (rank 0), sample `n_per_class` images per class (unconditional: n×n) with the EMA weights and save a PNG grid; `decode` maps latents to uint8 images."
@@ -709,7 +731,7 @@ def train_denoiser(train_ds: ImageDataset | LatentDataset, preset: str = "tiny",
                    wd: float = 0.0, balanced: bool = False, sample_every: int = 0, sample_steps: int = 20,
                    keep_checkpoints: int = 2, model: ClassConditionalUNet | None = None, unet_overrides: dict | None = None,
                    cbs: Sequence[Callback] = (), progress: bool = True, num_workers: int = 0, unconditional: bool = False,
-                   decode=None, clip_sample: bool | None = None) -> DenoiserPipeline:
+                   decode=None, clip_sample: bool | None = None, save_steps: Sequence[int] = ()) -> DenoiserPipeline:
     "Train a denoiser (class-conditional, or `unconditional`) on images or latents `train_ds` for `steps` optimiser steps with a fastai `Learner`; returns the `DenoiserPipeline` (`.learn` holds the Learner)."
     if not isinstance(train_ds, (ImageDataset, LatentDataset)):
         raise TypeError(f"train_ds must be an improve_nb.data.ImageDataset or a LatentDataset, got {type(train_ds).__name__}")
@@ -718,12 +740,14 @@ def train_denoiser(train_ds: ImageDataset | LatentDataset, preset: str = "tiny",
         raise ValueError(f"{train_ds.name}/{train_ds.split} holds latents: sample grids (sample_every={sample_every}) need decode= (latents -> uint8 images)")
     if steps <= 0: raise ValueError(f"steps must be positive, got {steps}")
     if precision not in ("no", "bf16", "fp16"): raise ValueError(f"precision must be 'no', 'bf16' or 'fp16', got {precision!r}")
-    if (ckpt_every or resume) and out_dir is None: raise ValueError("checkpoints and resume=True need out_dir")
+    if (ckpt_every or resume or len(save_steps)) and out_dir is None: raise ValueError("checkpoints, save_steps and resume=True need out_dir")
+    if any(not 0 < int(s) <= steps for s in save_steps): raise ValueError(f"save_steps must lie in 1..steps={steps}, got {list(save_steps)}")
     distributed = num_distrib() > 1
     accel_kw = dict(cpu=True) if distributed and get_device(device).type == "cpu" else {}
     trainer = AccelerateTrainer(sync_bn=False, **accel_kw) if distributed else None
     dev = trainer.accelerator.device if distributed else get_device(device)
-    if precision != "no" and dev.type != "cuda": raise ValueError(f"precision={precision!r} needs a CUDA device; got {dev}")
+    if precision == "fp16" and dev.type != "cuda": raise ValueError(f"precision='fp16' needs a CUDA device (use 'bf16' on a CPU); got {dev}")
+    if precision == "bf16" and dev.type not in ("cuda", "cpu"): raise ValueError(f"precision='bf16' needs a CUDA device or the CPU; got {dev}")
     torch.manual_seed(seed)
     if model is None:
         model = ClassConditionalUNet(classes=None if unconditional else train_ds.classes, image_size=train_ds.image_size,
@@ -765,10 +789,10 @@ def train_denoiser(train_ds: ImageDataset | LatentDataset, preset: str = "tiny",
     learn.add_cbs([_NoValidation(), DiffusionCallback(ns, model.null_class, 0.0 if uncond else p_uncond, snr_gamma, seed, start),
                    StepSchedule(lr_schedule(schedule, lr, warmup), steps, start), ema_cb])
     if grad_clip: learn.add_cb(GradientClip(grad_clip))
-    if precision != "no": learn.add_cb(MixedPrecision(amp_mode=precision))
+    if precision != "no": learn.add_cb(MixedPrecision(amp_mode=precision) if dev.type == "cuda" else CPUAutocast(torch.bfloat16))
     if ckpt_dir is not None and rank_distrib() == 0:
         learn.add_cb(CheckpointCallback(ckpt_dir, ckpt_every, steps, start, keep_checkpoints, dict(args=args),
-                                        scaler_state=(st or {}).get("scaler")))
+                                        scaler_state=(st or {}).get("scaler"), milestones=save_steps))
     if sample_every and out_dir is not None:
         learn.add_cb(SampleGridCallback(Path(out_dir) / "samples", sample_every, ns, start, seed=seed, num_inference_steps=sample_steps, decode=decode))
     if trainer is not None: learn.add_cb(trainer)
@@ -777,7 +801,10 @@ def train_denoiser(train_ds: ImageDataset | LatentDataset, preset: str = "tiny",
     pipe.learn = learn
     if start < steps:
         if not progress or rank_distrib() != 0: learn.logger = lambda *a, **k: None
-        learn.fit(1, lr=lr)
+        try: learn.fit(1, lr=lr)
+        finally:                                 # an interrupt mid-batch (Ctrl-C in Jupyter) must not leave the kernel autocasting
+            for cb in learn.cbs:
+                if isinstance(cb, CPUAutocast): cb._exit()
     pipe.ema_model = ema_cb.ema_model
     pipe.info["steps_done"] = steps
     if out_dir is not None and rank_distrib() == 0: pipe.save_pretrained(Path(out_dir) / "pipeline")

@@ -96,7 +96,10 @@ def test_killed_run_resumes_exactly(tiny_run, tmp_path):
     # ends with the same model as an uninterrupted run (same samples, byte for byte)
     import shutil
     ckpts = sorted((tiny_run / "baseline" / "checkpoints").iterdir())
-    assert len(ckpts) == 2, ckpts                      # ckpt_every=4 of 12 steps, the last two kept
+    # ckpt_every=4 of 12 steps, the last two kept, plus step 6 (proto_align_start 0.5), where the IMPROVE denoiser started
+    assert [c.name for c in ckpts] == ["checkpoint-00000006", "checkpoint-00000008", "checkpoint-00000012"], ckpts
+    assert json.loads((tiny_run / "metrics.json").read_text())["improve_shared_from_step"] == 6
+    ckpts = ckpts[1:]
     out = tmp_path / "out"
     shutil.copytree(ckpts[0], out / "baseline" / "checkpoints" / ckpts[0].name)   # as if killed after step 8
     shutil.copytree(tiny_run / "prototypes", out / "prototypes")                      # ... with the PrototypeNet finished
@@ -109,6 +112,9 @@ def test_killed_run_resumes_exactly(tiny_run, tmp_path):
     assert m["prototype_net"]["resumed_from"] == str(out / "prototypes")                 # loaded, not trained again
     assert weights.stat().st_mtime_ns == stamp
     assert m["prototype_net"]["epochs"] == json.loads((tiny_run / "metrics.json").read_text())["prototype_net"]["epochs"]
+    # the resumed baseline never passed step 6 again, so this run trained its IMPROVE denoiser from step 0: the same model
+    # (same samples) as tiny_run's, which started from the baseline's step-6 checkpoint (share_plain_start)
+    assert m["improve_shared_from_step"] is None
     for v in ("baseline", "improve"):
         assert (out / "grids" / f"{v}.png").read_bytes() == (tiny_run / "grids" / f"{v}.png").read_bytes(), v
 
@@ -125,6 +131,7 @@ def test_killed_run_resumes_exactly(tiny_run, tmp_path):
     (dict(proto_align=-0.1), "proto_align must be a finite number >= 0"),
     (dict(proto_align_start=1.0), "proto_align_start must be a fraction in [0, 1)"),
     (dict(prediction_type="sample"), "prediction_type must be 'epsilon' or 'v_prediction'"),
+    (dict(precision="fp8"), "precision must be 'no', 'bf16' or 'fp16'"),
 ])
 def test_bad_parameters_fail_clearly(tmp_path, params, message):
     with pytest.raises(pm.PapermillExecutionError) as e:
