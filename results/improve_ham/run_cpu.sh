@@ -8,7 +8,7 @@
 # The main job (nbs/05_generate.ipynb, through papermill) on HAM10000 64 px with the lesion-grouped split, at the PBC recipe
 # that met the goal (results/improve_pbc/cfg_sweep.py: `small` denoiser, 1,800 steps at batch 64, v target, alignment 0.005 from
 # half way, CFG 1, PrototypeGuide 0.01 with the alpha schedule and d4 views, 48 samples per class, DDIM-25) and the GPU script's
-# network epochs (results/gpu/run.sh). Two CPU-only changes: precision bf16 (CPUAutocast, 2.5x faster training on this CPU,
+# network epochs (results/gpu/run.sh). Two CPU-only changes: precision bf16 (CPUAutocast, 2.2x faster training at 64 px on this CPU,
 # bench/RESULTS.md) and ckpt_every 100 with resume, so a session's end costs at most 100 steps. The IMPROVE denoiser starts from
 # the baseline's step-900 checkpoint (share_plain_start, the default).
 set -uo pipefail
