@@ -23,6 +23,14 @@ from improve_nb.prototypes import PrototypeNet
 from bench_guidance import t_interval
 
 
+def emit(md: str, append: str | None = None):
+    "Print the markdown section `md` and, with `append`, add it to the end of that file (atomically)."
+    print(md)
+    if append:
+        old = open(append).read() if os.path.exists(append) else ""
+        with atomic_write(append, "w") as fh: fh.write(old + md)
+
+
 class Clock(Callback):
     "Wall time at each training batch boundary."
     order = 99
@@ -78,10 +86,7 @@ def main(argv=None):
           "| variant | seconds per step, mean ± 95% CI | ratio to plain, mean ± 95% CI | median ratio |\n|---|---|---|---|\n"
           f"| plain training | {pm:.3f} ± {ph:.3f} | 1 | 1 |\n"
           f"| + PrototypeAlignCallback | {am:.3f} ± {ah:.3f} | {rm:.3f} ± {rh:.3f} | {float(np.median(ratios)):.3f} |\n")
-    print(md)
-    if a.append:
-        old = open(a.append).read() if os.path.exists(a.append) else ""
-        with atomic_write(a.append, "w") as fh: fh.write(old + md)
+    emit(md, a.append)
 
 
 if __name__ == "__main__":

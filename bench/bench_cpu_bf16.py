@@ -22,11 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from improve_nb.core import atomic_write
 from improve_nb.data import ImageDataset, Normalize, load_dataset
 from improve_nb.diffusion import ClassConditionalUNet, train_denoiser
 
-from bench_align import Clock
+from bench_align import Clock, emit
 from bench_guidance import t_interval
 
 PBC = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "pbc_blood" / "pbc_28.npz"
@@ -129,10 +128,7 @@ def main(argv=None):
                f"fixed (t, noise) draws: v-MSE float32 **{q['f32']:.4f}**, bf16 **{q['bf']:.4f}**, paired difference bf16 − float32 "
                f"{dm:+.4f} ± {dh:.4f} (95% t-interval over {q['n'] * a.val_draws} pairs; {dm / q['f32'] * 100:+.1f} % of float32's). "
                f"Smoothed training loss at the last step: {q['smooth'][0]:.4f} / {q['smooth'][1]:.4f}.\n")
-    print(md)
-    if a.append:
-        old = open(a.append).read() if os.path.exists(a.append) else ""
-        with atomic_write(a.append, "w") as fh: fh.write(old + md)
+    emit(md, a.append)
 
 
 if __name__ == "__main__":
