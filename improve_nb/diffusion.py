@@ -731,7 +731,7 @@ def train_denoiser(train_ds: ImageDataset | LatentDataset, preset: str = "tiny",
                    wd: float = 0.0, balanced: bool = False, sample_every: int = 0, sample_steps: int = 20,
                    keep_checkpoints: int = 2, model: ClassConditionalUNet | None = None, unet_overrides: dict | None = None,
                    cbs: Sequence[Callback] = (), progress: bool = True, num_workers: int = 0, unconditional: bool = False,
-                   decode=None, clip_sample: bool | None = None, save_steps: Sequence[int] = ()) -> DenoiserPipeline:
+                   decode=None, clip_sample: bool | None = None, save_steps: Sequence[int] = (), init_checkpoint=None) -> DenoiserPipeline:
     "Train a denoiser (class-conditional, or `unconditional`) on images or latents `train_ds` for `steps` optimiser steps with a fastai `Learner`; returns the `DenoiserPipeline` (`.learn` holds the Learner)."
     if not isinstance(train_ds, (ImageDataset, LatentDataset)):
         raise TypeError(f"train_ds must be an improve_nb.data.ImageDataset or a LatentDataset, got {type(train_ds).__name__}")
@@ -771,6 +771,11 @@ def train_denoiser(train_ds: ImageDataset | LatentDataset, preset: str = "tiny",
     if uncond: args["p_uncond"] = None                       # labels are ignored: nothing to drop
     if latent and train_ds.meta: args["latents"] = dict(train_ds.meta)
     ckpts = list_checkpoints(ckpt_dir) if resume else []
+    init_from = None
+    if not ckpts and init_checkpoint is not None:          # another run's checkpoint, when there is nothing of this run's to resume
+        if not (Path(init_checkpoint) / "state.json").exists():
+            raise FileNotFoundError(f"{init_checkpoint}: init_checkpoint is not a checkpoint folder (no state.json)")
+        ckpts, init_from = [Path(init_checkpoint)], str(init_checkpoint)
     if ckpts: start = int(load_json(ckpts[-1] / "state.json")["step"])
     tfm = {} if latent else dict(after_batch=Normalize("diffusion"))     # latents are already in model space
     dl = StepDL(train_ds, bs, steps, min(start, steps), seed, balanced, device=dev, num_workers=num_workers, **tfm)
@@ -784,6 +789,8 @@ def train_denoiser(train_ds: ImageDataset | LatentDataset, preset: str = "tiny",
             raise ValueError(f"{ckpts[-1]}: checkpoint of a run with total_steps={st.get('total_steps')}, classes="
                              f"{st['model_config']['classes']}; this run has steps={steps}, classes={model.classes}")
         start, n_ema = st["step"], st.get("ema_updates", 0)
+        init_from = init_from or st.get("args", {}).get("init_checkpoint")   # a resumed run keeps where it started from
+    if init_from: args["init_checkpoint"] = init_from
     pipe = DenoiserPipeline(model, ns, ema_model, info=dict(args, steps_done=start, resumed_from_step=start))   # 0 unless resumed
     ema_cb = EMACallback(ema_decay, ema_warmup, ema_model, n_ema)
     learn.add_cbs([_NoValidation(), DiffusionCallback(ns, model.null_class, 0.0 if uncond else p_uncond, snr_gamma, seed, start),

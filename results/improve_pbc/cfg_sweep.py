@@ -20,7 +20,7 @@ with session 18's training-seed-0 rows of summary.csv into train_seeds/combined.
 The recipe is `run.sh`'s (the sessions 2-9 ablation) with the main job's current defaults: PBC `pbc_28.npz` (own 70/10/20
 split, 8 classes) at 32 px, `small` (1.8 M-parameter) denoiser, --steps optimiser steps at batch 64, lr 2e-3 (cosine),
 p_uncond 0.1, EMA 0.999 with warm-up, v-prediction, seed 0 (--train-seed). `align` is the main job's IMPROVE denoiser exactly: the same
-initial weights and batches, plain for the first half (so it resumes from the baseline's mid-run checkpoint, which is
+initial weights and batches, plain for the first half (so it starts from the baseline's mid-run checkpoint, train_denoiser's init_checkpoint, which is
 bit-identical to training it again), then PrototypeAlignCallback 0.005 on t/T in [0, 0.5]. PrototypeNet: resnet10t,
 dim 64, x̂0 noise augmentation, colour jitter, 6 epochs (run.sh's proto_epochs). Judge: resnet18 expert, colour
 jitter, 8 epochs, seed 1234 (the main job's seed + 1234), never used for guidance or training. FID / precision / recall
@@ -30,7 +30,7 @@ Sets: DDIM-25, 48 per class (384 images), generator seed 0 for every set (--seed
 so all sets of one sampling seed share their initial noise. Intervals are bootstrap intervals over the generated images:
 they do not cover training variance (`combine`'s t-intervals over training seeds do).
 """
-import argparse, json, platform, re, shutil, sys, time
+import argparse, json, platform, re, sys, time
 from pathlib import Path
 
 import numpy as np
@@ -71,12 +71,12 @@ def run_dir(train_seed):
     return OUT if train_seed == 0 else OUT / f"train_seed{train_seed}"
 
 
-def fit(name, steps, train_seed=0, cbs=(), model=None):
+def fit(name, steps, train_seed=0, cbs=(), model=None, **kw):
     from improve_nb.diffusion import train_denoiser
     t = time.time()
     pipe = train_denoiser(load("train"), preset="small", steps=steps, bs=64, lr=2e-3, p_uncond=0.1, seed=train_seed, ema_decay=0.999,
                           ema_warmup=True, prediction_type="v_prediction", device="cpu", out_dir=run_dir(train_seed) / name, model=model,
-                          progress=False, ckpt_every=100, resume=True, keep_checkpoints=100, cbs=cbs)
+                          progress=False, ckpt_every=100, resume=True, keep_checkpoints=100, cbs=cbs, **kw)
     return pipe, time.time() - t
 
 
@@ -129,17 +129,14 @@ def align(a):
     R = run_dir(a.train_seed)
     if (R / "improve" / "pipeline" / "pipeline.json").exists(): return print("improve: done")
     half = a.steps // 2
-    src, dst = R / "baseline" / "checkpoints" / f"checkpoint-{half:08d}", R / "improve" / "checkpoints"
-    if not any(dst.glob("checkpoint-*")):
-        wait_for(src / "state.json")
-        time.sleep(5)
-        dst.mkdir(parents=True, exist_ok=True); shutil.copytree(src, dst / src.name)
+    src = R / "baseline" / "checkpoints" / f"checkpoint-{half:08d}"   # init_checkpoint: its own checkpoints, once written, win
+    wait_for(src / "state.json")
     wait_for(R / "prototypes" / "config.json")
     net = PrototypeNet.from_pretrained(R / "prototypes").eval()
     cb = PrototypeAlignCallback(PrototypeGuide(net, objective="softmax", n_classes=8), weight=0.005, t_window=(0.0, 0.5), start_step=half)
     torch.manual_seed(a.train_seed)
     model = ClassConditionalUNet(classes=load("train").classes, image_size=32, channels=3, preset="small")
-    pipe, sec = fit("improve", a.steps, a.train_seed, [cb], model)
+    pipe, sec = fit("improve", a.steps, a.train_seed, [cb], model, init_checkpoint=src)
     (R / "logs").mkdir(parents=True, exist_ok=True)
     (R / "logs" / "improve_train.json").write_text(json.dumps(dict(command="python " + " ".join(sys.argv), wall_s=round(sec, 1),
         resumed_from_step=pipe.info["resumed_from_step"], steps=a.steps, machine=machine(), align=cb.summary(50)), indent=1, default=str))
