@@ -6,8 +6,12 @@ Writes `<dest>/ablation.csv` (variant × metric: mean, 95 % t-interval over seed
 (expert recall per class and variant, mean over seeds), `<dest>/paired.csv` (variant − baseline of the same seed, per
 metric: mean, 95 % t-interval over seeds, per-seed differences), `<dest>/summary.json` (the goal check: share of the
 baseline-to-ceiling plausibility gap that each variant closes, and its FID relative to the baseline, per seed and mean)
-and copies each seed's `metrics.json` and the seed-0 `variants.png` next to them. The numbers are read from the
-notebooks' own `evaluation.csv`; nothing is typed in by hand.
+and copies each seed's `metrics.json`, its `evaluation.csv` (as `evaluation_<seed>.csv`) and `variants.png` (as
+`variants_<seed>.png`) next to them. The numbers are read from the notebooks' own `evaluation.csv`; nothing is typed in by hand.
+
+A seed that `<run_dir>` no longer holds (outputs/ does not survive between sessions on every machine) but whose table
+was archived in `<dest>` by an earlier call (`<dest>/evaluation_<seed>.csv`) is read from the archive, so seeds can be
+trained in different sessions and summarised together.
 """
 import json, shutil, sys
 from pathlib import Path
@@ -68,8 +72,15 @@ def markdown(table, pc, goal, seeds):
 def main(run_dir, dest):
     run_dir, dest = Path(run_dir), Path(dest); dest.mkdir(parents=True, exist_ok=True)
     seeds = sorted(p for p in run_dir.glob("seed*") if (p / "evaluation.csv").exists())
-    if not seeds: raise SystemExit(f"no finished seed*/evaluation.csv under {run_dir}")
-    evs = {p.name: with_balanced(pd.read_csv(p / "evaluation.csv")) for p in seeds}
+    tables = {p.name: p / "evaluation.csv" for p in seeds}
+    for a in sorted(dest.glob("evaluation_seed*.csv")):   # seeds summarised before whose run folders are gone
+        tables.setdefault(a.stem.removeprefix("evaluation_"), a)
+    if not tables: raise SystemExit(f"no finished seed*/evaluation.csv under {run_dir} and no evaluation_seed*.csv in {dest}")
+    for name, src in tables.items():
+        if src.parent != dest: print(f"{name}: {src}")
+        else: print(f"{name}: {src} (archived; {run_dir / name} is gone)")
+    tables = dict(sorted(tables.items()))
+    evs = {name: with_balanced(pd.read_csv(src)) for name, src in tables.items()}
     rows, per_seed_goal = [], {}
     for seed, df in evs.items():
         allc = df[df["class"] == "all"]
@@ -115,7 +126,7 @@ def main(run_dir, dest):
         goal[v] = dict(gap_closed_mean_ci=list(t_interval(gc)), gap_closed_per_seed=gc,
                        gap_closed_accuracy_mean_ci=list(t_interval(ga)), gap_closed_accuracy_per_seed=ga,
                        fid_ratio_mean_ci=list(t_interval(fr)), fid_ratio_per_seed=fr)
-    summary = dict(run_dir=str(run_dir), seeds=[p.name for p in seeds], goal=goal,
+    summary = dict(run_dir=str(run_dir), seeds=list(evs), archived_seeds=[k for k, v in tables.items() if v.parent == dest], goal=goal,
                    ceiling_per_seed=[per_seed_goal[s]["ceiling"] for s in per_seed_goal],
                    ceiling_accuracy_per_seed=[per_seed_goal[s]["ceiling_accuracy"] for s in per_seed_goal],
                    definition="gap_closed = (bacc_variant - bacc_baseline) / (bacc_ceiling - bacc_baseline), bacc = the expert's "
@@ -127,11 +138,12 @@ def main(run_dir, dest):
     (dest / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
     for p in seeds:
         shutil.copy(p / "metrics.json", dest / f"metrics_{p.name}.json")
-    if (seeds[0] / "variants.png").exists(): shutil.copy(seeds[0] / "variants.png", dest / f"variants_{seeds[0].name}.png")
+        shutil.copy(p / "evaluation.csv", dest / f"evaluation_{p.name}.csv")
+        if (p / "variants.png").exists(): shutil.copy(p / "variants.png", dest / f"variants_{p.name}.png")
     wide = table.pivot_table(index="set", columns="metric", values="mean").reindex(
         [s for s in ["real (ceiling)", "real (val)", *VARIANTS] if s in set(table.set)])
     print(wide.reindex(columns=[m for m in METRICS if m in wide.columns]).round(3).to_string())
-    (dest / "ablation.md").write_text(markdown(table, pc, goal, [p.name for p in seeds]))
+    (dest / "ablation.md").write_text(markdown(table, pc, goal, list(evs)))
     print(json.dumps(goal, indent=1, default=float))
 
 
