@@ -5,6 +5,10 @@
 #   bash results/improve_ham/run_cpu.sh 0 1 2    # seeds one after the other; a finished seed (metrics.json) is skipped
 #   python results/summarize_ablation.py outputs/improve_ham_cpu results/improve_ham   # the table over the finished seeds
 #
+# After each finished seed the script runs that summary itself. It archives the seed's evaluation.csv, metrics.json and
+# variants.png in results/improve_ham, so the seed survives even when outputs/ does not (outputs/ was lost between
+# sessions 20 and 21).
+#
 # The main job (nbs/05_generate.ipynb, through papermill) on HAM10000 64 px with the lesion-grouped split, at the PBC recipe
 # that met the goal (results/improve_pbc/cfg_sweep.py: `small` denoiser, 1,800 steps at batch 64, v target, alignment 0.005 from
 # half way, CFG 1, PrototypeGuide 0.01 with the alpha schedule and d4 views, 48 samples per class, DDIM-25) and the GPU script's
@@ -17,6 +21,7 @@ cd "$(dirname "$0")/../.."
 WORK=${WORK:-outputs/improve_ham_cpu}; mkdir -p "$WORK"
 DATA=${DATA:-../shared/data/ham10000/ham10000_64.npz}
 STEPS=${STEPS:-1800}
+DEST=${DEST:-results/improve_ham}
 export MPLBACKEND=Agg PYTHONUNBUFFERED=1
 for s in "$@"; do
   [ -f "$WORK/seed$s/metrics.json" ] && { echo "seed $s: finished already ($WORK/seed$s/metrics.json)"; continue; }
@@ -29,4 +34,6 @@ for s in "$@"; do
   rc=$?
   echo "$(date -u +%FT%TZ) exit $rc" >> "$WORK/seed$s.history"
   [ $rc = 0 ] || exit $rc
+  python results/summarize_ablation.py "$WORK" "$DEST" > "$WORK/summary_after_seed$s.log" 2>&1 || { echo "summary failed: $WORK/summary_after_seed$s.log" >&2; exit 1; }
+  cp "$WORK/seed$s.history" "$DEST/seed$s.history"
 done
