@@ -76,10 +76,9 @@ def main(run_dir, dest):
     for a in sorted(dest.glob("evaluation_seed*.csv")):   # seeds summarised before whose run folders are gone
         tables.setdefault(a.stem.removeprefix("evaluation_"), a)
     if not tables: raise SystemExit(f"no finished seed*/evaluation.csv under {run_dir} and no evaluation_seed*.csv in {dest}")
-    for name, src in tables.items():
-        if src.parent != dest: print(f"{name}: {src}")
-        else: print(f"{name}: {src} (archived; {run_dir / name} is gone)")
     tables = dict(sorted(tables.items()))
+    archived = [k for k, v in tables.items() if v.parent == dest]
+    for name, src in tables.items(): print(f"{name}: {src}" + (" (archived)" if name in archived else ""))
     evs = {name: with_balanced(pd.read_csv(src)) for name, src in tables.items()}
     rows, per_seed_goal = [], {}
     for seed, df in evs.items():
@@ -126,7 +125,7 @@ def main(run_dir, dest):
         goal[v] = dict(gap_closed_mean_ci=list(t_interval(gc)), gap_closed_per_seed=gc,
                        gap_closed_accuracy_mean_ci=list(t_interval(ga)), gap_closed_accuracy_per_seed=ga,
                        fid_ratio_mean_ci=list(t_interval(fr)), fid_ratio_per_seed=fr)
-    summary = dict(run_dir=str(run_dir), seeds=list(evs), archived_seeds=[k for k, v in tables.items() if v.parent == dest], goal=goal,
+    summary = dict(run_dir=str(run_dir), seeds=list(evs), archived_seeds=archived, goal=goal,
                    ceiling_per_seed=[per_seed_goal[s]["ceiling"] for s in per_seed_goal],
                    ceiling_accuracy_per_seed=[per_seed_goal[s]["ceiling_accuracy"] for s in per_seed_goal],
                    definition="gap_closed = (bacc_variant - bacc_baseline) / (bacc_ceiling - bacc_baseline), bacc = the expert's "
